@@ -1,0 +1,100 @@
+"""Cloudflare Workers AI for Python: a fast, typed REST core.
+
+>>> from workersai import WorkersAI
+>>> client = WorkersAI()  # CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN from the environment
+>>> client.chat("llama-3.3-70b-instruct-fp8-fast", [{"role": "user", "content": "hi"}]).text
+
+The LangChain integration lives in ``langchain_workersai``, the LlamaIndex one in
+``llamaindex_workersai``; both are thin layers over this package.
+"""
+
+from workersai._client import AsyncChatStream, AsyncWorkersAI, ChatStream, Multipart, WorkersAI
+from workersai._config import GatewayOptions
+from workersai._transport import RetryPolicy
+from workersai._version import __version__
+from workersai.batch import BatchItem, BatchJob, BatchTimeoutError
+from workersai.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CapacityExceededError,
+    ConflictError,
+    DailyLimitExceededError,
+    InternalServerError,
+    InvalidInputError,
+    LicenseAgreementRequiredError,
+    MissingCredentialsError,
+    ModelInputError,
+    ModelNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    RouteNotFoundError,
+    StreamError,
+    StreamTruncatedError,
+    UnexpectedResponseError,
+    UnsupportedFeatureError,
+    WorkersAIError,
+)
+from workersai.models import ModelInfo, get_catalog, get_model_info, resolve_model
+from workersai.responses import (
+    ChatChunk,
+    ChatResult,
+    EmbeddingResult,
+    ToolCall,
+    ToolCallChunk,
+    Usage,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncWorkersAI",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchItem",
+    "BatchJob",
+    "BatchTimeoutError",
+    "CapacityExceededError",
+    "ChatChunk",
+    "ChatResult",
+    "ChatStream",
+    "ConflictError",
+    "DailyLimitExceededError",
+    "EmbeddingResult",
+    "GatewayOptions",
+    "InternalServerError",
+    "InvalidInputError",
+    "LicenseAgreementRequiredError",
+    "MissingCredentialsError",
+    "ModelInfo",
+    "ModelInputError",
+    "ModelNotFoundError",
+    "Multipart",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RequestTooLargeError",
+    "RetryPolicy",
+    "RouteNotFoundError",
+    "StreamError",
+    "StreamTruncatedError",
+    "ToolCall",
+    "ToolCallChunk",
+    "UnexpectedResponseError",
+    "UnsupportedFeatureError",
+    "Usage",
+    "WorkersAI",
+    "WorkersAIError",
+    "__version__",
+    "get_catalog",
+    "get_model_info",
+    "resolve_model",
+]

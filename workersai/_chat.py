@@ -1,0 +1,568 @@
+"""Text generation on the wire: building requests, normalising answers, assembling streams.
+
+Everything model-specific about chat lives here, so the LangChain and LlamaIndex adapters
+only translate framework types:
+
+* request: ``messages`` or (LoRA / ``raw``) ``prompt``, only the parameters that were set,
+  tools in OpenAI form with references inlined, ``tool_choice`` mapped, JSON-schema
+  ``response_format`` as the *bare* schema on ``/ai/run`` (wire reference §3.1, §4);
+* answer: the text shapes and tool-call shapes of §3.2 → :class:`ChatResult`;
+* stream: native ``{"response"}`` events and OpenAI ``choices[].delta`` events (§3.3, §4)
+  → :class:`ChatChunk`, usage merged by maximum, one final chunk, truncation detected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from workersai import _json
+from workersai._messages import prepare_messages, render_prompt
+from workersai._tools import (
+    forced_tool,
+    inline_refs,
+    normalize_tool_choice,
+    normalize_tools,
+    salvage_tool_calls,
+    tool_call_from_wire,
+    unique_tool_call_id,
+)
+from workersai.errors import (
+    InvalidInputError,
+    StreamError,
+    StreamTruncatedError,
+    error_from_response,
+)
+from workersai.models import get_model_info, resolve_model
+from workersai.responses import ChatChunk, ChatResult, ToolCall, ToolCallChunk, Usage
+from workersai.schemas import TextGenerationInput, validate_input
+
+Endpoint = Literal["native", "openai"]
+
+# Parameters with a meaning in this package; anything else the caller passes is sent as is.
+GENERATION_PARAMS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "stop",
+    "reasoning_effort",
+    "chat_template_kwargs",
+)
+
+_FINISH_REASONS = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "model_length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "tool_use": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A chat request ready to send, plus what is needed to read its answer."""
+
+    model: str
+    endpoint: Endpoint
+    route: str  # below /accounts/{id}/ai/
+    body: dict[str, Any]
+    stream: bool  # the wire request streams
+    synthesize_stream: bool = False  # caller streams, wire does not (JSON mode, §3.2.4)
+    tool_schemas: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    forced: str | bool = False
+    max_tokens: int | None = None
+
+
+def _response_format(value: Mapping[str, Any], endpoint: Endpoint) -> dict[str, Any]:
+    kind = value.get("type")
+    if kind != "json_schema":
+        return dict(value)
+    spec = value.get("json_schema")
+    if not isinstance(spec, Mapping):
+        raise InvalidInputError(
+            "response_format json_schema needs a 'json_schema' object", field="response_format"
+        )
+    # OpenAI envelope {name, schema, strict} or the bare schema.
+    is_envelope = isinstance(spec.get("schema"), Mapping) and "type" not in spec
+    schema = inline_refs(spec["schema"] if is_envelope else spec)
+    if endpoint == "native":
+        return {"type": "json_schema", "json_schema": schema}
+    envelope: dict[str, Any] = {"name": spec.get("name", "response") if is_envelope else "response"}
+    envelope["schema"] = schema
+    if is_envelope and spec.get("strict") is not None:
+        envelope["strict"] = spec["strict"]
+    return {"type": "json_schema", "json_schema": envelope}
+
+
+def build_chat_request(
+    model: str,
+    messages: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    prompt: str | None = None,
+    endpoint: Endpoint = "native",
+    stream: bool = False,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    tool_choice: Any = None,
+    response_format: Mapping[str, Any] | None = None,
+    lora: str | None = None,
+    raw: bool | None = None,
+    reject_if_busy: bool = False,
+    params: Mapping[str, Any] | None = None,
+) -> ChatRequest:
+    """Build (and validate) a chat request. ``params`` holds generation parameters and any
+    extra fields; ``None`` values are dropped so only what the caller set is sent."""
+    if endpoint not in ("native", "openai"):
+        raise InvalidInputError("endpoint must be 'native' or 'openai'", field="endpoint")
+    model_id = resolve_model(model)
+    info = get_model_info(model_id)
+    body: dict[str, Any] = {k: v for k, v in (params or {}).items() if v is not None}
+    if isinstance(body.get("stop"), list) and not body["stop"]:
+        del body["stop"]
+
+    use_prompt = prompt is not None or lora is not None or bool(raw)
+    if use_prompt and endpoint == "openai":
+        raise InvalidInputError(
+            "lora, raw and prompt need the native endpoint (endpoint='native')", field="endpoint"
+        )
+    if prompt is not None:
+        body["prompt"] = prompt
+    elif messages is None:
+        raise InvalidInputError("pass messages or prompt", field="messages")
+    elif use_prompt:
+        body["prompt"] = render_prompt(messages, model_id, raw=bool(raw))
+    else:
+        body["messages"] = prepare_messages(messages, info)
+    if lora is not None:
+        body["lora"] = lora
+    if raw:
+        body["raw"] = True
+
+    request = ChatRequest(model=model_id, endpoint=endpoint, route="", body=body, stream=stream)
+    if tools:
+        normalized = normalize_tools(tools)
+        body["tools"] = normalized
+        request.tool_schemas = {
+            t["function"]["name"]: t["function"]["parameters"] for t in normalized
+        }
+    if tool_choice is not None:
+        choice = normalize_tool_choice(tool_choice, list(request.tool_schemas))
+        if choice is not None:
+            body["tool_choice"] = choice
+            request.forced = forced_tool(choice)
+    if response_format is not None:
+        body["response_format"] = _response_format(response_format, endpoint)
+        if stream and body["response_format"].get("type") in ("json_schema", "json_object"):
+            # JSON mode cannot stream (error 5023): call once, replay as a stream.
+            request.stream = False
+            request.synthesize_stream = True
+    if reject_if_busy:
+        body["options"] = {**body.get("options", {}), "rejectIfBusy": True}
+
+    validate_input(info or model_id, body, schema=TextGenerationInput)
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None and info is not None and "max_tokens" in info.params:
+        default = info.params["max_tokens"].default
+        max_tokens = int(default) if default is not None else None
+    request.max_tokens = max_tokens if isinstance(max_tokens, int) else None
+
+    if endpoint == "native":
+        request.route = f"run/{model_id}"
+    else:
+        request.route = "v1/chat/completions"
+        body["model"] = model_id
+    if request.stream:
+        body["stream"] = True
+        if endpoint == "openai":
+            body["stream_options"] = {"include_usage": True}
+    return request
+
+
+# --------------------------------------------------------------------------------------
+# Answers
+# --------------------------------------------------------------------------------------
+
+
+def finish_reason(
+    reported: Any,
+    *,
+    has_tool_calls: bool,
+    usage: Usage | None,
+    max_tokens: int | None,
+) -> str:
+    """Normalised finish reason; inferred when the answer has none (classic ``/ai/run``)."""
+    if isinstance(reported, str) and reported:
+        mapped = _FINISH_REASONS.get(reported, reported)
+        # OpenAI-compatible answers sometimes say "stop" next to a tool call (cloudflare/ai#192).
+        return "tool_calls" if has_tool_calls and mapped == "stop" else mapped
+    if has_tool_calls:
+        return "tool_calls"
+    if usage is not None and max_tokens is not None and usage.completion_tokens >= max_tokens:
+        return "length"
+    return "stop"
+
+
+def _text(value: Any) -> tuple[str, Any]:
+    """(text, parsed JSON value or None) from a ``response``/``content`` field."""
+    if value is None:
+        return "", None
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, (bool, int, float)):
+        return _json.dumps_str(value), value
+    if isinstance(value, list) and all(
+        isinstance(p, Mapping) and p.get("type") in ("text", "output_text") for p in value
+    ):
+        return "".join(str(p.get("text", "")) for p in value), None
+    return _json.dumps_str(value), value
+
+
+def _split_calls(calls: list[ToolCall]) -> tuple[list[ToolCall], list[ToolCall]]:
+    return [c for c in calls if c.is_valid], [c for c in calls if not c.is_valid]
+
+
+def _responses_api(result: Mapping[str, Any]) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """(text, reasoning, raw tool calls) of a Responses-API object (gpt-oss, §5)."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for item in result.get("output") or ():
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type")
+        if kind == "message":
+            texts.extend(
+                str(part.get("text", ""))
+                for part in item.get("content") or ()
+                if isinstance(part, Mapping) and part.get("type") in ("output_text", "text")
+            )
+        elif kind == "reasoning":
+            for key in ("content", "summary"):
+                reasoning.extend(
+                    str(part.get("text", ""))
+                    for part in item.get(key) or ()
+                    if isinstance(part, Mapping)
+                )
+        elif kind == "function_call":
+            calls.append(
+                {
+                    "id": item.get("call_id") or item.get("id"),
+                    "name": item.get("name"),
+                    "arguments": item.get("arguments"),
+                }
+            )
+    text = "".join(texts) or str(result.get("output_text") or "")
+    return text, ("".join(reasoning) or None), calls
+
+
+def parse_chat_response(
+    body: Any,
+    request: ChatRequest | None = None,
+    *,
+    gateway: dict[str, str] | None = None,
+) -> ChatResult:
+    """Normalise any text-generation answer (wire reference §9.3-4) into a :class:`ChatResult`."""
+    result = body
+    if isinstance(body, Mapping) and "result" in body and ("success" in body or "errors" in body):
+        result = body["result"]
+    model = request.model if request else None
+    schemas = request.tool_schemas if request else {}
+    reasoning: str | None = None
+    raw_calls: Any = None
+    reported_finish: Any = None
+    response_id: str | None = None
+    parsed: Any = None
+    usage: Usage | None = None
+
+    if isinstance(result, str):
+        text = result
+    elif isinstance(result, Mapping) and isinstance(result.get("choices"), list):
+        choices = result["choices"]
+        choice = choices[0] if choices and isinstance(choices[0], Mapping) else {}
+        message = choice.get("message") or {}
+        text, parsed = _text(message.get("content"))
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or None
+        raw_calls = message.get("tool_calls")
+        reported_finish = choice.get("finish_reason")
+        usage = Usage.from_wire(result.get("usage"))
+        response_id = result.get("id")
+        model = result.get("model") or model
+    elif isinstance(result, Mapping) and result.get("object") == "response":
+        text, reasoning, raw_calls = _responses_api(result)
+        usage = Usage.from_wire(result.get("usage"))
+        response_id = result.get("id")
+        model = result.get("model") or model
+    elif isinstance(result, Mapping):
+        text, parsed = _text(result.get("response"))
+        raw_calls = result.get("tool_calls")
+        reasoning = result.get("reasoning_content") or result.get("reasoning") or None
+        reported_finish = result.get("finish_reason")
+        usage = Usage.from_wire(result.get("usage"))
+    elif result is None:
+        text = ""
+    else:  # a bare number, e.g. JSON mode asked for one
+        text, parsed = _text(result)
+
+    calls: list[ToolCall] = []
+    for raw in raw_calls if isinstance(raw_calls, list) else ():
+        if isinstance(raw, Mapping):
+            call = tool_call_from_wire(raw, schemas)
+            if call is not None:
+                calls.append(call)
+    if not calls and schemas and text:
+        calls = salvage_tool_calls(text, schemas, forced=request.forced if request else False)
+        if calls:
+            text = ""
+    valid, invalid = _split_calls(calls)
+    return ChatResult(
+        text=text,
+        tool_calls=valid,
+        invalid_tool_calls=invalid,
+        reasoning=reasoning if isinstance(reasoning, str) else None,
+        usage=usage,
+        finish_reason=finish_reason(
+            reported_finish,
+            has_tool_calls=bool(calls),
+            usage=usage,
+            max_tokens=request.max_tokens if request else None,
+        ),
+        model=model,
+        id=response_id,
+        parsed=parsed,
+        gateway=dict(gateway or {}),
+        raw=body,
+    )
+
+
+def chunks_from_result(result: ChatResult) -> list[ChatChunk]:
+    """Replay a complete result as a stream: one content chunk and the final chunk."""
+    calls = result.tool_calls + result.invalid_tool_calls
+    chunks: list[ChatChunk] = []
+    if result.text or result.reasoning or calls:
+        chunks.append(
+            ChatChunk(
+                text=result.text,
+                reasoning=result.reasoning or "",
+                tool_calls=[
+                    ToolCallChunk(index=i, id=c.id, name=c.name, arguments=c.raw_arguments)
+                    for i, c in enumerate(calls)
+                ],
+                model=result.model,
+                id=result.id,
+            )
+        )
+    chunks.append(
+        ChatChunk(
+            is_final=True,
+            finish_reason=result.finish_reason,
+            usage=result.usage,
+            model=result.model,
+            id=result.id,
+            gateway=result.gateway,
+        )
+    )
+    return chunks
+
+
+# --------------------------------------------------------------------------------------
+# Streams
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _CallState:
+    id: str
+    name: str
+    arguments: list[str] = field(default_factory=list)
+
+
+class ChatStreamAssembler:
+    """Turns SSE ``data`` payloads of one stream into :class:`ChatChunk`s.
+
+    Feed each payload to :meth:`feed`; call :meth:`finish` at end of stream for the final
+    chunk (which raises :class:`StreamTruncatedError` if the stream ended without ``[DONE]``
+    and without a finish reason); :meth:`result` gives the assembled :class:`ChatResult`.
+    """
+
+    def __init__(self, request: ChatRequest, *, gateway: dict[str, str] | None = None) -> None:
+        self._request = request
+        self._gateway = dict(gateway or {})
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, _CallState] = {}
+        self._usage: Usage | None = None
+        self._finish: Any = None
+        self._model: str | None = request.model
+        self._id: str | None = None
+        self.done = False
+
+    @property
+    def partial_text(self) -> str:
+        return "".join(self._text)
+
+    def feed(self, data: str) -> ChatChunk | None:
+        """One event's data; returns a content chunk, or ``None`` if it carried no content."""
+        if data.strip() == "[DONE]":
+            self.done = True
+            return None
+        try:
+            payload = _json.loads(data)
+        except ValueError:
+            raise StreamError(
+                f"Workers AI sent an unreadable stream event: {data[:120]!r}",
+                hint="The stream was abandoned; retry the request.",
+            ) from None
+        if not isinstance(payload, Mapping):
+            return None
+        if payload.get("error") or payload.get("errors"):
+            raise error_from_response(200, payload, model=self._request.model)
+        usage = Usage.from_wire(payload.get("usage"))
+        if usage is not None:
+            self._usage = usage if self._usage is None else self._usage.merge(usage)
+        self._id = self._id or payload.get("id")
+        if isinstance(payload.get("model"), str):
+            self._model = payload["model"]
+
+        choices = payload.get("choices")
+        if isinstance(choices, list):
+            if not choices or not isinstance(choices[0], Mapping):
+                return None
+            choice = choices[0]
+            delta = choice.get("delta") or choice.get("message") or {}
+            text = delta.get("content")
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            raw_calls = delta.get("tool_calls")
+            if choice.get("finish_reason"):
+                self._finish = choice["finish_reason"]
+        else:
+            text = payload.get("response")
+            reasoning = payload.get("reasoning_content") or payload.get("reasoning")
+            raw_calls = payload.get("tool_calls")
+            if payload.get("finish_reason"):
+                self._finish = payload["finish_reason"]
+        if text is not None and not isinstance(text, str):
+            text = _text(text)[0]
+        chunk = ChatChunk(
+            text=text or "",
+            reasoning=reasoning if isinstance(reasoning, str) else "",
+            tool_calls=self._tool_call_chunks(raw_calls),
+            model=self._model,
+            id=self._id,
+        )
+        if chunk.text:
+            self._text.append(chunk.text)
+        if chunk.reasoning:
+            self._reasoning.append(chunk.reasoning)
+        if not (chunk.text or chunk.reasoning or chunk.tool_calls):
+            return None
+        return chunk
+
+    def _tool_call_chunks(self, raw_calls: Any) -> list[ToolCallChunk]:
+        if not isinstance(raw_calls, list):
+            return []
+        out: list[ToolCallChunk] = []
+        for raw in raw_calls:
+            if not isinstance(raw, Mapping):
+                continue
+            function = raw.get("function")
+            if isinstance(function, Mapping):
+                name, arguments = function.get("name"), function.get("arguments")
+            else:  # flat {name, arguments} — a whole call in one event
+                name, arguments = raw.get("name"), raw.get("arguments", raw.get("parameters"))
+            raw_id = raw.get("id")
+            if name is None and arguments is None and raw_id is None:
+                continue  # null-finalisation sentinel (§3.3)
+            if arguments is not None and not isinstance(arguments, str):
+                arguments = _json.dumps_str(arguments)
+            index = raw.get("index")
+            if not isinstance(index, int):
+                index = self._index_for(raw_id, name)
+            state = self._calls.get(index)
+            if state is None:
+                if not isinstance(name, str) or not name:
+                    continue  # arguments for a call we never saw start: nothing to attach to
+                state = self._calls[index] = _CallState(id=unique_tool_call_id(raw_id), name=name)
+                chunk = ToolCallChunk(
+                    index=index, id=state.id, name=name, arguments=arguments or ""
+                )
+            else:
+                chunk = ToolCallChunk(index=index, arguments=arguments or "")
+            if chunk.arguments:
+                state.arguments.append(chunk.arguments)
+            out.append(chunk)
+        return out
+
+    def _index_for(self, raw_id: Any, name: Any) -> int:
+        if isinstance(raw_id, str) and raw_id:
+            for index, state in self._calls.items():
+                if state.id == raw_id or state.id.startswith(raw_id):
+                    return index
+        if isinstance(name, str) and name:
+            return len(self._calls)
+        return max(self._calls, default=0)
+
+    def finish(self) -> ChatChunk:
+        """The final chunk. Raises :class:`StreamTruncatedError` for a truncated stream."""
+        if not self.done and not self._finish:
+            raise StreamTruncatedError(
+                f"The stream from {self._request.model} ended without [DONE] or a finish reason "
+                f"after {len(self.partial_text)} characters.",
+                partial_text=self.partial_text,
+                hint="The connection was cut mid-answer; retry the request.",
+            )
+        calls = bool(self._calls)
+        return ChatChunk(
+            is_final=True,
+            finish_reason=finish_reason(
+                self._finish,
+                has_tool_calls=calls,
+                usage=self._usage,
+                max_tokens=self._request.max_tokens,
+            ),
+            usage=self._usage,
+            model=self._model,
+            id=self._id,
+            gateway=self._gateway,
+        )
+
+    def result(self) -> ChatResult:
+        """Everything streamed so far, as one :class:`ChatResult`."""
+        calls = []
+        for index in sorted(self._calls):
+            state = self._calls[index]
+            call = tool_call_from_wire(
+                {"id": state.id, "name": state.name, "arguments": "".join(state.arguments)},
+                self._request.tool_schemas,
+            )
+            if call is not None:
+                call.id = state.id
+                calls.append(call)
+        valid, invalid = _split_calls(calls)
+        return ChatResult(
+            text=self.partial_text,
+            tool_calls=valid,
+            invalid_tool_calls=invalid,
+            reasoning="".join(self._reasoning) or None,
+            usage=self._usage,
+            finish_reason=finish_reason(
+                self._finish,
+                has_tool_calls=bool(calls),
+                usage=self._usage,
+                max_tokens=self._request.max_tokens,
+            ),
+            model=self._model,
+            id=self._id,
+            gateway=self._gateway,
+        )

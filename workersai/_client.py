@@ -1,0 +1,1210 @@
+"""The clients: :class:`WorkersAI` (sync) and :class:`AsyncWorkersAI` (async).
+
+Both share everything but I/O: request building and answer parsing live in
+:class:`_ClientBase` and the ``_chat`` / ``_embeddings`` modules; the two classes only send
+and receive, through :mod:`workersai._transport` (the one retry layer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from workersai import _json
+from workersai._chat import (
+    ChatRequest,
+    ChatStreamAssembler,
+    build_chat_request,
+    chunks_from_result,
+    parse_chat_response,
+)
+from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
+from workersai._embeddings import (
+    EmbeddingRequest,
+    EmbedKind,
+    build_embedding_request,
+    parse_embedding_response,
+)
+from workersai._transport import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    AsyncTransport,
+    JSONAnswer,
+    PreparedRequest,
+    RetryPolicy,
+    StreamOpened,
+    SyncTransport,
+    coerce_timeout,
+    decode_body,
+)
+from workersai.batch import PENDING, BatchJob, BatchTimeoutError
+from workersai.errors import InvalidInputError, WorkersAIError, error_from_response
+from workersai.models import ModelInfo, get_catalog, resolve_model, task_name
+from workersai.responses import ChatChunk, ChatResult, EmbeddingResult
+from workersai.schemas import validate_input
+
+__all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
+
+logger = logging.getLogger("workersai")
+
+_MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Multipart:
+    """A ``multipart/form-data`` body (FLUX.2 models take their input this way).
+
+    Values are strings, bytes, or ``(filename, bytes, content_type)`` tuples for files.
+
+    Example:
+        >>> client.run("@cf/black-forest-labs/flux-2-klein-9b",
+        ...            Multipart({"prompt": "a sunset at the alps", "width": "1024"}))
+    """
+
+    fields: Mapping[str, str | bytes | tuple[str, bytes, str]]
+
+    def encode(self) -> tuple[bytes, str]:
+        """``(body, content_type)``, encoded once so retries re-send identical bytes."""
+        data: dict[str, str] = {}
+        files: dict[str, tuple[str, bytes, str]] = {}
+        for name, value in self.fields.items():
+            if isinstance(value, tuple):
+                files[name] = value
+            elif isinstance(value, bytes):
+                files[name] = (name, value, "application/octet-stream")
+            else:
+                data[name] = str(value)
+        request = httpx.Request("POST", "http://multipart.invalid", data=data, files=files or None)
+        body = request.read()
+        if not files:
+            # httpx encodes data-only forms as urlencoded; FLUX.2 needs multipart even then.
+            boundary = f"workersai-{time.time_ns():x}"
+            parts = [
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                for name, value in data.items()
+            ]
+            return ("".join(parts) + f"--{boundary}--\r\n").encode(), (
+                f"multipart/form-data; boundary={boundary}"
+            )
+        return body, request.headers["content-type"]
+
+
+# --------------------------------------------------------------------------------------
+# Streams
+# --------------------------------------------------------------------------------------
+
+
+class ChatStream:
+    """Iterator of :class:`ChatChunk` for one streamed answer; the last chunk has
+    ``is_final=True`` with usage and finish reason. Close it (or use ``with``) to stop early.
+
+    Example:
+        >>> with client.stream_chat(model, messages) as stream:
+        ...     for chunk in stream:
+        ...         print(chunk.text, end="")
+        ...     print(stream.result().usage)
+    """
+
+    def __init__(self, chunks: Iterator[ChatChunk], result: ChatResultSource) -> None:
+        self._chunks = chunks
+        self._source = result
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return self._chunks
+
+    def __next__(self) -> ChatChunk:
+        return next(self._chunks)
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    def result(self) -> ChatResult:
+        """The assembled answer; consumes whatever was not iterated yet."""
+        for _ in self._chunks:
+            pass
+        return self._source.result()
+
+
+class AsyncChatStream:
+    """Async twin of :class:`ChatStream`."""
+
+    def __init__(self, chunks: AsyncIterator[ChatChunk], result: ChatResultSource) -> None:
+        self._chunks = chunks
+        self._source = result
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._chunks
+
+    async def __anext__(self) -> ChatChunk:
+        return await self._chunks.__anext__()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+    async def result(self) -> ChatResult:
+        async for _ in self._chunks:
+            pass
+        return self._source.result()
+
+
+class ChatResultSource:
+    """Holds whatever produces the final :class:`ChatResult` of a stream."""
+
+    def __init__(self) -> None:
+        self.assembler: ChatStreamAssembler | None = None
+        self.complete: ChatResult | None = None
+
+    def result(self) -> ChatResult:
+        if self.complete is not None:
+            return self.complete
+        if self.assembler is not None:
+            return self.assembler.result()
+        raise WorkersAIError("The stream has not produced anything yet.")
+
+
+# --------------------------------------------------------------------------------------
+# Shared request building
+# --------------------------------------------------------------------------------------
+
+
+def _remote_image_urls(messages: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    urls: list[str] = []
+    for message in messages or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, Mapping) else image
+                if isinstance(url, str) and url.startswith(("http://", "https://")):
+                    urls.append(url)
+    return urls
+
+
+def _with_inlined_images(
+    messages: Sequence[Mapping[str, Any]], data_uris: Mapping[str, str]
+) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    for message in messages:
+        content = message.get("content")
+        if not isinstance(content, list):
+            out.append(message)
+            continue
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, Mapping) else image
+                if isinstance(url, str) and url in data_uris:
+                    part = {"type": "image_url", "image_url": {"url": data_uris[url]}}
+            parts.append(part)
+        out.append({**message, "content": parts})
+    return out
+
+
+def _image_data_uri(url: str, response: httpx.Response) -> str:
+    if response.status_code != 200:
+        raise InvalidInputError(
+            f"Could not fetch image {url}: HTTP {response.status_code}",
+            hint="Workers AI needs images inline; pass the bytes or a data URI instead.",
+        )
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type.startswith("image/"):
+        raise InvalidInputError(
+            f"{url} is not an image (content-type {content_type or 'missing'!r})"
+        )
+    if len(response.content) > _MAX_IMAGE_BYTES:
+        raise InvalidInputError(f"{url} is larger than {_MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+    return f"data:{content_type};base64,{base64.b64encode(response.content).decode('ascii')}"
+
+
+class _ClientBase:
+    """Configuration and request building shared by the sync and async clients."""
+
+    def __init__(
+        self,
+        account_id: str | None = None,
+        api_token: str | Any | None = None,
+        *,
+        base_url: str | None = None,
+        gateway: str | GatewayOptions | Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        session_affinity: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidInputError(
+                f"max_retries must be a non-negative integer, got {max_retries!r}",
+                field="max_retries",
+            )
+        self._credentials = Credentials.resolve(account_id, api_token)
+        self.base_url = resolve_base_url(base_url)
+        self.gateway = GatewayOptions.coerce(gateway)
+        self.timeout = coerce_timeout(timeout)
+        self.max_retries = max_retries
+        self.session_affinity = session_affinity
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._default_headers = dict(default_headers or {})
+
+    @property
+    def account_id(self) -> str | None:
+        return self._credentials.account_id
+
+    def __repr__(self) -> str:
+        gateway = f", gateway={self.gateway.id!r}" if self.gateway else ""
+        name = type(self).__name__
+        return f"{name}(account_id={self.account_id!r}, base_url={self.base_url!r}{gateway})"
+
+    def _prepare(
+        self,
+        method: str,
+        route: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        model: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        stream: bool = False,
+        session_affinity: str | None = None,
+    ) -> PreparedRequest:
+        account_id, token = self._credentials.require()
+        all_headers = {
+            "Authorization": f"Bearer {token.get_secret_value()}",
+            "User-Agent": USER_AGENT,
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        if json_body is not None:
+            content = _json.dumps(json_body)
+            all_headers["Content-Type"] = "application/json"
+        elif content is not None:
+            all_headers["Content-Type"] = content_type or "application/octet-stream"
+        all_headers.update(self._default_headers)
+        if self.gateway is not None:
+            all_headers.update(self.gateway.headers())
+        affinity = session_affinity or self.session_affinity
+        if affinity:
+            all_headers["x-session-affinity"] = affinity
+        if headers:
+            all_headers.update(headers)
+        return PreparedRequest(
+            method=method,
+            url=f"{self.base_url}/accounts/{account_id}/ai/{route}",
+            headers=all_headers,
+            content=content,
+            params=dict(params) if params else None,
+            timeout=coerce_timeout(timeout) if timeout is not None else self.timeout,
+            max_retries=self.max_retries,
+            model=model,
+            label=f"{method} /ai/{route}",
+        )
+
+    def _unwrap(self, response: httpx.Response, model: str | None) -> Any:
+        """The ``result`` of a v4 envelope; other JSON as is; binary bodies as ``bytes``."""
+        body = decode_body(response)
+        if (
+            isinstance(body, Mapping)
+            and "success" in body
+            and ("result" in body or "errors" in body)
+        ):
+            if body.get("success") is False:
+                raise error_from_response(
+                    response.status_code, body, headers=response.headers, model=model
+                )
+            return body.get("result")
+        return body
+
+    def _checked_body(self, response: httpx.Response, model: str) -> Any:
+        """Decoded body of a successful response; ``success: false`` envelopes raise."""
+        body = decode_body(response)
+        if isinstance(body, Mapping) and body.get("success") is False:
+            raise error_from_response(
+                response.status_code, body, headers=response.headers, model=model
+            )
+        return body
+
+    def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
+        body = self._checked_body(response, chat.model)
+        return parse_chat_response(body, chat, gateway=gateway_info(response.headers))
+
+    def _run_request(
+        self,
+        model: str,
+        inputs: Mapping[str, Any] | bytes | Multipart | None,
+        *,
+        content_type: str | None,
+        query: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+        session_affinity: str | None,
+        reject_if_busy: bool,
+        validate: bool,
+        stream: bool = False,
+    ) -> tuple[str, PreparedRequest]:
+        model_id = resolve_model(model)
+        route = f"run/{model_id}"
+        common: dict[str, Any] = {
+            "params": query,
+            "headers": headers,
+            "model": model_id,
+            "timeout": timeout,
+            "session_affinity": session_affinity,
+            "stream": stream,
+        }
+        if isinstance(inputs, (bytes, bytearray, memoryview)):
+            if reject_if_busy:
+                raise InvalidInputError("reject_if_busy needs a JSON body", field="reject_if_busy")
+            return model_id, self._prepare(
+                "POST", route, content=bytes(inputs), content_type=content_type, **common
+            )
+        if isinstance(inputs, Multipart):
+            body, multipart_type = inputs.encode()
+            return model_id, self._prepare(
+                "POST", route, content=body, content_type=multipart_type, **common
+            )
+        payload: dict[str, Any] = dict(inputs or {})
+        if stream:
+            payload["stream"] = True
+        elif payload.get("stream"):
+            raise InvalidInputError(
+                "inputs ask for a stream: use client.stream(...) instead of run()", field="stream"
+            )
+        if reject_if_busy:
+            payload["options"] = {**payload.get("options", {}), "rejectIfBusy": True}
+        if validate:
+            validate_input(model_id, payload)
+        return model_id, self._prepare("POST", route, json_body=payload, **common)
+
+    def _chat_request(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None,
+        stream: bool,
+        options: dict[str, Any],
+    ) -> tuple[ChatRequest, PreparedRequest]:
+        session_affinity = options.pop("session_affinity", None)
+        extra_headers = options.pop("extra_headers", None)
+        timeout = options.pop("timeout", None)
+        keys = (
+            "prompt",
+            "endpoint",
+            "tools",
+            "tool_choice",
+            "response_format",
+            "lora",
+            "raw",
+            "reject_if_busy",
+        )
+        named = {k: options.pop(k) for k in keys if k in options}
+        chat = build_chat_request(model, messages, stream=stream, params=options, **named)
+        prepared = self._prepare(
+            "POST",
+            chat.route,
+            json_body=chat.body,
+            headers=extra_headers,
+            model=chat.model,
+            timeout=timeout,
+            stream=chat.stream,
+            session_affinity=session_affinity,
+        )
+        return chat, prepared
+
+    def _chat_chunk_events(
+        self,
+        chat: ChatRequest,
+        source: ChatResultSource,
+        item: Any,
+    ) -> list[ChatChunk] | ChatChunk | None:
+        """One transport item of a chat stream → chunks (shared by sync and async)."""
+        if isinstance(item, StreamOpened):
+            source.assembler = ChatStreamAssembler(chat, gateway=gateway_info(item.headers))
+            return None
+        if isinstance(item, JSONAnswer):
+            body = item.body
+            if isinstance(body, Mapping) and body.get("success") is False:
+                raise error_from_response(200, body, headers=item.headers, model=chat.model)
+            result = parse_chat_response(body, chat, gateway=gateway_info(item.headers))
+            source.complete = result
+            return chunks_from_result(result)
+        assert source.assembler is not None
+        return source.assembler.feed(item.data)
+
+    def _list_models_params(
+        self,
+        task: str | None,
+        search: str | None,
+        author: str | None,
+        per_page: int,
+        include_deprecated: bool,
+        hide_experimental: bool,
+    ) -> dict[str, str]:
+        params = {"per_page": str(per_page)}
+        if task:
+            params["task"] = task_name(task)
+        if search:
+            params["search"] = search
+        if author:
+            params["author"] = author
+        if include_deprecated:
+            params["include_deprecated"] = "true"
+        if hide_experimental:
+            params["hide_experimental"] = "true"
+        return params
+
+    def _batch_request(self, model: str, body: Mapping[str, Any]) -> tuple[str, PreparedRequest]:
+        model_id = resolve_model(model)
+        return model_id, self._prepare(
+            "POST",
+            f"run/{model_id}",
+            json_body=body,
+            params={"queueRequest": "true"},
+            model=model_id,
+        )
+
+
+def _models_page(result: Any, raw: Any) -> tuple[list[ModelInfo], bool]:
+    items = [ModelInfo.from_search_result(i) for i in result or () if isinstance(i, Mapping)]
+    info = raw.get("result_info") if isinstance(raw, Mapping) else None
+    more = False
+    if isinstance(info, Mapping):
+        page, per_page = info.get("page"), info.get("per_page")
+        total = info.get("total_count")
+        if isinstance(page, int) and isinstance(per_page, int) and isinstance(total, int):
+            more = page * per_page < total
+        else:
+            more = bool(items) and len(items) >= (per_page or 0) > 0
+    return items, more
+
+
+def _unstreamed(chat: ChatRequest, prepared: PreparedRequest) -> PreparedRequest:
+    """The same chat request without streaming.
+
+    gpt-oss on /ai/run answers ``stream: true`` with an empty JSON result (wire reference
+    §3.3): the client asks again unstreamed and replays that answer as a stream.
+    """
+    logger.info("%s answered a stream request with JSON; asking again unstreamed", chat.model)
+    body = {k: v for k, v in chat.body.items() if k not in ("stream", "stream_options")}
+    return PreparedRequest(
+        method=prepared.method,
+        url=prepared.url,
+        headers={**prepared.headers, "Accept": "application/json"},
+        content=_json.dumps(body),
+        params=prepared.params,
+        timeout=prepared.timeout,
+        max_retries=prepared.max_retries,
+        model=prepared.model,
+        label=prepared.label,
+    )
+
+
+def _chat_empty(result: ChatResult) -> bool:
+    return not (result.text or result.tool_calls or result.invalid_tool_calls or result.reasoning)
+
+
+# --------------------------------------------------------------------------------------
+# Sync client
+# --------------------------------------------------------------------------------------
+
+
+class WorkersAI(_ClientBase):
+    """Synchronous Workers AI client.
+
+    Args:
+        account_id: Cloudflare account id; default ``CLOUDFLARE_ACCOUNT_ID`` / ``CF_ACCOUNT_ID``
+            / the file named by ``CLOUDFLARE_ACCOUNT_ID_FILE``.
+        api_token: API token (str or ``SecretStr``); default ``CLOUDFLARE_API_TOKEN`` /
+            ``CF_AI_API_TOKEN`` / the file named by ``CLOUDFLARE_API_TOKEN_FILE``.
+        base_url: API root; default ``CLOUDFLARE_BASE_URL`` or
+            ``https://api.cloudflare.com/client/v4``.
+        gateway: AI Gateway name or :class:`GatewayOptions`; default ``CLOUDFLARE_AI_GATEWAY``.
+        timeout: Seconds (or ``httpx.Timeout``); default 60 s with a 5 s connect timeout.
+        max_retries: Retries for 408/409/429/5xx and connection errors (default 2).
+        http_client: Your own ``httpx.Client`` (not closed by :meth:`close`).
+        default_headers: Headers added to every request.
+        session_affinity: ``x-session-affinity`` value for prompt caching (§ prompt caching).
+        retry_policy: Backoff settings.
+
+    Missing credentials never fail construction; the first request raises
+    :class:`~workersai.errors.MissingCredentialsError` naming the variables to set.
+
+    Example:
+        >>> from workersai import WorkersAI
+        >>> client = WorkersAI()
+        >>> client.chat("llama-3.3-70b-instruct-fp8-fast",
+        ...             [{"role": "user", "content": "Say hi"}]).text
+        'Hi!'
+    """
+
+    def __init__(
+        self,
+        account_id: str | None = None,
+        api_token: str | Any | None = None,
+        *,
+        base_url: str | None = None,
+        gateway: str | GatewayOptions | Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        session_affinity: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(
+            account_id,
+            api_token,
+            base_url=base_url,
+            gateway=gateway,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            session_affinity=session_affinity,
+            retry_policy=retry_policy,
+        )
+        self._transport = SyncTransport(
+            http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
+        )
+        self.batch = BatchAPI(self)
+
+    def close(self) -> None:
+        """Close the connection pool (not a user-supplied ``http_client``)."""
+        self._transport.close()
+
+    def __enter__(self) -> WorkersAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- generic ------------------------------------------------------------------------
+
+    def run(
+        self,
+        model: str,
+        inputs: Mapping[str, Any] | bytes | Multipart | None = None,
+        *,
+        content_type: str | None = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        session_affinity: str | None = None,
+        reject_if_busy: bool = False,
+        validate: bool = True,
+    ) -> Any:
+        """Run any model once and return its ``result``.
+
+        ``inputs`` is the model's JSON input, raw ``bytes`` (audio for Whisper; set
+        ``content_type``) or a :class:`Multipart` form (FLUX.2). JSON answers are unwrapped
+        from the ``{"result": ...}`` envelope; binary answers (SDXL PNGs) come back as
+        ``bytes``. JSON inputs are validated against the task's schema first.
+
+        Example:
+            >>> png = client.run("@cf/stabilityai/stable-diffusion-xl-base-1.0",
+            ...                  {"prompt": "a lighthouse at dusk"})
+        """
+        model_id, prepared = self._run_request(
+            model,
+            inputs,
+            content_type=content_type,
+            query=query,
+            headers=headers,
+            timeout=timeout,
+            session_affinity=session_affinity,
+            reject_if_busy=reject_if_busy,
+            validate=validate,
+        )
+        return self._unwrap(self._transport.request(prepared), model_id)
+
+    def stream(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        session_affinity: str | None = None,
+        reject_if_busy: bool = False,
+        validate: bool = True,
+    ) -> ChatStream:
+        """Stream a text-generation model from raw ``inputs``; yields parsed :class:`ChatChunk`s."""
+        model_id, prepared = self._run_request(
+            model,
+            inputs,
+            content_type=None,
+            query=None,
+            headers=headers,
+            timeout=timeout,
+            session_affinity=session_affinity,
+            reject_if_busy=reject_if_busy,
+            validate=validate,
+            stream=True,
+        )
+        chat = ChatRequest(
+            model=model_id,
+            endpoint="native",
+            route=f"run/{model_id}",
+            body=dict(inputs),
+            stream=True,
+        )
+        source = ChatResultSource()
+        return ChatStream(self._iter_chat(chat, prepared, source), source)
+
+    # -- chat ---------------------------------------------------------------------------
+
+    def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> ChatResult:
+        """One chat completion, normalised whatever shape the model answers in.
+
+        Args:
+            model: Model id or short name.
+            messages: OpenAI-form messages (``role``, ``content`` text or parts,
+                ``tool_calls``, ``tool_call_id``). Image parts may be data URIs or
+                http(s) URLs (fetched and inlined: Workers AI accepts only data URIs).
+            **options: ``prompt``, ``endpoint`` (``"native"`` | ``"openai"``), ``tools``,
+                ``tool_choice``, ``response_format``, ``lora``, ``raw``,
+                ``reject_if_busy``, ``session_affinity``, ``extra_headers``, ``timeout``, and
+                generation parameters (``temperature``, ``max_tokens``, ``top_p``, ``top_k``,
+                ``seed``, penalties, ``stop``, ``reasoning_effort``, …); unknown keys are sent
+                as is.
+
+        Example:
+            >>> result = client.chat("@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+            ...                      [{"role": "user", "content": "2+2?"}], max_tokens=20)
+            >>> result.text, result.usage.total_tokens, result.finish_reason
+            ('4', 41, 'stop')
+        """
+        messages = self._inline_images(messages)
+        chat, prepared = self._chat_request(model, messages, False, dict(options))
+        response = self._transport.request(prepared)
+        return self._chat_result(response, chat)
+
+    def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> ChatStream:
+        """Stream a chat completion (same arguments as :meth:`chat`).
+
+        Yields text/reasoning/tool-call deltas, then exactly one final chunk with usage and
+        the finish reason. JSON-mode requests, which Workers AI cannot stream, are sent
+        unstreamed and replayed as a stream.
+        """
+        messages = self._inline_images(messages)
+        chat, prepared = self._chat_request(model, messages, True, dict(options))
+        source = ChatResultSource()
+        return ChatStream(self._iter_chat(chat, prepared, source), source)
+
+    def _iter_chat(
+        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
+    ) -> Iterator[ChatChunk]:
+        if not chat.stream:  # JSON mode: answer once, replay as a stream
+            response = self._transport.request(prepared)
+            result = self._chat_result(response, chat)
+            source.complete = result
+            yield from chunks_from_result(result)
+            return
+        for item in self._transport.iter_events(prepared):
+            produced = self._chat_chunk_events(chat, source, item)
+            if isinstance(produced, list):
+                if source.complete is not None and _chat_empty(source.complete):
+                    yield from self._unstreamed_fallback(chat, prepared, source)
+                else:
+                    yield from produced
+                return
+            if produced is not None:
+                yield produced
+        if source.assembler is None:
+            source.assembler = ChatStreamAssembler(chat)
+        yield source.assembler.finish()
+
+    def _unstreamed_fallback(
+        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
+    ) -> Iterator[ChatChunk]:
+        retry = _unstreamed(chat, prepared)
+        response = self._transport.request(retry)
+        result = self._chat_result(response, chat)
+        source.complete = result
+        yield from chunks_from_result(result)
+
+    def _inline_images(
+        self, messages: Sequence[Mapping[str, Any]] | None
+    ) -> Sequence[Mapping[str, Any]] | None:
+        urls = _remote_image_urls(messages)
+        if not urls or messages is None:
+            return messages
+        fetched: dict[str, str] = {}
+        for url in dict.fromkeys(urls):
+            try:
+                # A plain GET: the Cloudflare token must never go to a third-party host.
+                response = self._transport.client.get(
+                    url, follow_redirects=True, timeout=self.timeout
+                )
+            except httpx.HTTPError as exc:
+                raise InvalidInputError(f"Could not fetch image {url}: {exc}") from exc
+            fetched[url] = _image_data_uri(url, response)
+        return _with_inlined_images(messages, fetched)
+
+    # -- embeddings ---------------------------------------------------------------------
+
+    def embed(
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        pooling: Literal["mean", "cls"] | None = None,
+        endpoint: Literal["native", "openai"] = "native",
+        kind: EmbedKind | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> EmbeddingResult:
+        """Embed up to the model's per-request limit of texts (100 for BGE) in one request.
+
+        Example:
+            >>> client.embed("@cf/baai/bge-base-en-v1.5", ["hello", "world"]).shape
+            [2, 768]
+        """
+        request = build_embedding_request(
+            model, texts, pooling=pooling, endpoint=endpoint, kind=kind
+        )
+        return self._embed_once(request, timeout)
+
+    def _embed_once(
+        self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
+    ) -> EmbeddingResult:
+        prepared = self._prepare(
+            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
+        )
+        response = self._transport.request(prepared)
+        return parse_embedding_response(self._checked_body(response, request.model), request)
+
+    # -- catalog and account --------------------------------------------------------------
+
+    def list_models(
+        self,
+        *,
+        task: str | None = None,
+        search: str | None = None,
+        author: str | None = None,
+        per_page: int = 100,
+        include_deprecated: bool = False,
+        hide_experimental: bool = False,
+        update_catalog: bool = True,
+    ) -> list[ModelInfo]:
+        """All models from ``GET /ai/models/search`` (every page), e.g. ``task="text-generation"``.
+
+        The results refresh the process-wide catalog (prices included) unless
+        ``update_catalog=False``.
+        """
+        params = self._list_models_params(
+            task, search, author, per_page, include_deprecated, hide_experimental
+        )
+        models: list[ModelInfo] = []
+        page = 1
+        while True:
+            prepared = self._prepare("GET", "models/search", params={**params, "page": str(page)})
+            response = self._transport.request(prepared)
+            raw = decode_body(response)
+            items, more = _models_page(self._unwrap(response, None), raw)
+            models.extend(items)
+            if not more or not items:
+                break
+            page += 1
+        if update_catalog:
+            get_catalog().update(models)
+        return models
+
+    def model_schema(self, model: str) -> dict[str, Any]:
+        """The model's input/output JSON Schema (``GET /ai/models/schema``)."""
+        model_id = resolve_model(model)
+        prepared = self._prepare("GET", "models/schema", params={"model": model_id}, model=model_id)
+        result = self._unwrap(self._transport.request(prepared), model_id)
+        return dict(result) if isinstance(result, Mapping) else {"schema": result}
+
+    def agree_to_license(self, model: str) -> None:
+        """Accept a model's license for this account (sends ``{"prompt": "agree"}``, §8.2).
+
+        Read the model's terms first; Workers AI answers 5016 until this was sent once.
+        """
+        self.run(model, {"prompt": "agree"}, validate=False)
+
+
+class BatchAPI:
+    """``client.batch``: Workers AI's asynchronous Batch API (see :mod:`workersai.batch`)."""
+
+    def __init__(self, client: WorkersAI) -> None:
+        self._client = client
+
+    def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
+        """Queue ``requests`` (each a model input) and return the job (status ``queued``)."""
+        if not requests:
+            raise InvalidInputError("a batch needs at least one request", field="requests")
+        model_id, prepared = self._client._batch_request(model, {"requests": list(requests)})
+        return BatchJob.from_result(
+            self._client._unwrap(self._client._transport.request(prepared), model_id)
+        )
+
+    def poll(self, model: str, request_id: str) -> BatchJob:
+        """Current state of a job; ``job.done`` once its ``responses`` are in."""
+        model_id, prepared = self._client._batch_request(model, {"request_id": request_id})
+        result = self._client._unwrap(self._client._transport.request(prepared), model_id)
+        return BatchJob.from_result(result, request_id=request_id)
+
+    def wait(
+        self,
+        model: str,
+        request_id: str,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+        timeout: float = 3600.0,
+    ) -> BatchJob:
+        """Poll with exponential backoff (×1.5 up to ``max_poll_interval``) until done."""
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            job = self.poll(model, request_id)
+            if job.status not in PENDING:
+                return job
+            if time.monotonic() + interval > deadline:
+                raise BatchTimeoutError(
+                    f"Batch {request_id} still {job.status} after {timeout:.0f}s",
+                    request_id=request_id,
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, max_poll_interval)
+
+
+# --------------------------------------------------------------------------------------
+# Async client
+# --------------------------------------------------------------------------------------
+
+
+class AsyncWorkersAI(_ClientBase):
+    """Asynchronous Workers AI client; same arguments and methods as :class:`WorkersAI`.
+
+    One ``httpx.AsyncClient`` is kept per event loop, so the object can be used from several
+    ``asyncio.run`` calls (and Jupyter) safely.
+
+    Example:
+        >>> client = AsyncWorkersAI()
+        >>> result = await client.chat("llama-3.3-70b-instruct-fp8-fast",
+        ...                            [{"role": "user", "content": "Say hi"}])
+    """
+
+    def __init__(
+        self,
+        account_id: str | None = None,
+        api_token: str | Any | None = None,
+        *,
+        base_url: str | None = None,
+        gateway: str | GatewayOptions | Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        session_affinity: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(
+            account_id,
+            api_token,
+            base_url=base_url,
+            gateway=gateway,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            session_affinity=session_affinity,
+            retry_policy=retry_policy,
+        )
+        self._transport = AsyncTransport(
+            http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
+        )
+        self.batch = AsyncBatchAPI(self)
+
+    async def aclose(self) -> None:
+        """Close this event loop's connection pool (not a user-supplied ``http_client``)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncWorkersAI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def run(
+        self,
+        model: str,
+        inputs: Mapping[str, Any] | bytes | Multipart | None = None,
+        *,
+        content_type: str | None = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        session_affinity: str | None = None,
+        reject_if_busy: bool = False,
+        validate: bool = True,
+    ) -> Any:
+        """Async twin of :meth:`WorkersAI.run`."""
+        model_id, prepared = self._run_request(
+            model,
+            inputs,
+            content_type=content_type,
+            query=query,
+            headers=headers,
+            timeout=timeout,
+            session_affinity=session_affinity,
+            reject_if_busy=reject_if_busy,
+            validate=validate,
+        )
+        return self._unwrap(await self._transport.request(prepared), model_id)
+
+    def stream(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        session_affinity: str | None = None,
+        reject_if_busy: bool = False,
+        validate: bool = True,
+    ) -> AsyncChatStream:
+        """Async twin of :meth:`WorkersAI.stream` (iterate with ``async for``)."""
+        model_id, prepared = self._run_request(
+            model,
+            inputs,
+            content_type=None,
+            query=None,
+            headers=headers,
+            timeout=timeout,
+            session_affinity=session_affinity,
+            reject_if_busy=reject_if_busy,
+            validate=validate,
+            stream=True,
+        )
+        chat = ChatRequest(
+            model=model_id,
+            endpoint="native",
+            route=f"run/{model_id}",
+            body=dict(inputs),
+            stream=True,
+        )
+        source = ChatResultSource()
+        return AsyncChatStream(self._iter_chat(chat, prepared, source), source)
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> ChatResult:
+        """Async twin of :meth:`WorkersAI.chat`."""
+        messages = await self._inline_images(messages)
+        chat, prepared = self._chat_request(model, messages, False, dict(options))
+        response = await self._transport.request(prepared)
+        return self._chat_result(response, chat)
+
+    async def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> AsyncChatStream:
+        """Async twin of :meth:`WorkersAI.stream_chat` (``await`` it, then ``async for``)."""
+        messages = await self._inline_images(messages)
+        chat, prepared = self._chat_request(model, messages, True, dict(options))
+        source = ChatResultSource()
+        return AsyncChatStream(self._iter_chat(chat, prepared, source), source)
+
+    async def _iter_chat(
+        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
+    ) -> AsyncIterator[ChatChunk]:
+        if not chat.stream:
+            response = await self._transport.request(prepared)
+            result = self._chat_result(response, chat)
+            source.complete = result
+            for chunk in chunks_from_result(result):
+                yield chunk
+            return
+        async for item in self._transport.iter_events(prepared):
+            produced = self._chat_chunk_events(chat, source, item)
+            if isinstance(produced, list):
+                if source.complete is not None and _chat_empty(source.complete):
+                    async for chunk in self._unstreamed_fallback(chat, prepared, source):
+                        yield chunk
+                else:
+                    for chunk in produced:
+                        yield chunk
+                return
+            if produced is not None:
+                yield produced
+        if source.assembler is None:
+            source.assembler = ChatStreamAssembler(chat)
+        yield source.assembler.finish()
+
+    async def _unstreamed_fallback(
+        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
+    ) -> AsyncIterator[ChatChunk]:
+        retry = _unstreamed(chat, prepared)
+        response = await self._transport.request(retry)
+        result = self._chat_result(response, chat)
+        source.complete = result
+        for chunk in chunks_from_result(result):
+            yield chunk
+
+    async def _inline_images(
+        self, messages: Sequence[Mapping[str, Any]] | None
+    ) -> Sequence[Mapping[str, Any]] | None:
+        urls = _remote_image_urls(messages)
+        if not urls or messages is None:
+            return messages
+        client = self._transport.client
+
+        async def fetch(url: str) -> tuple[str, str]:
+            try:
+                response = await client.get(url, follow_redirects=True, timeout=self.timeout)
+            except httpx.HTTPError as exc:
+                raise InvalidInputError(f"Could not fetch image {url}: {exc}") from exc
+            return url, _image_data_uri(url, response)
+
+        fetched = dict(await asyncio.gather(*(fetch(u) for u in dict.fromkeys(urls))))
+        return _with_inlined_images(messages, fetched)
+
+    async def embed(
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        pooling: Literal["mean", "cls"] | None = None,
+        endpoint: Literal["native", "openai"] = "native",
+        kind: EmbedKind | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> EmbeddingResult:
+        """Async twin of :meth:`WorkersAI.embed`."""
+        request = build_embedding_request(
+            model, texts, pooling=pooling, endpoint=endpoint, kind=kind
+        )
+        return await self._embed_once(request, timeout)
+
+    async def _embed_once(
+        self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
+    ) -> EmbeddingResult:
+        prepared = self._prepare(
+            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
+        )
+        response = await self._transport.request(prepared)
+        return parse_embedding_response(self._checked_body(response, request.model), request)
+
+    async def list_models(
+        self,
+        *,
+        task: str | None = None,
+        search: str | None = None,
+        author: str | None = None,
+        per_page: int = 100,
+        include_deprecated: bool = False,
+        hide_experimental: bool = False,
+        update_catalog: bool = True,
+    ) -> list[ModelInfo]:
+        """Async twin of :meth:`WorkersAI.list_models`."""
+        params = self._list_models_params(
+            task, search, author, per_page, include_deprecated, hide_experimental
+        )
+        models: list[ModelInfo] = []
+        page = 1
+        while True:
+            prepared = self._prepare("GET", "models/search", params={**params, "page": str(page)})
+            response = await self._transport.request(prepared)
+            items, more = _models_page(self._unwrap(response, None), decode_body(response))
+            models.extend(items)
+            if not more or not items:
+                break
+            page += 1
+        if update_catalog:
+            get_catalog().update(models)
+        return models
+
+    async def model_schema(self, model: str) -> dict[str, Any]:
+        """Async twin of :meth:`WorkersAI.model_schema`."""
+        model_id = resolve_model(model)
+        prepared = self._prepare("GET", "models/schema", params={"model": model_id}, model=model_id)
+        result = self._unwrap(await self._transport.request(prepared), model_id)
+        return dict(result) if isinstance(result, Mapping) else {"schema": result}
+
+    async def agree_to_license(self, model: str) -> None:
+        """Async twin of :meth:`WorkersAI.agree_to_license`."""
+        await self.run(model, {"prompt": "agree"}, validate=False)
+
+
+class AsyncBatchAPI:
+    """Async twin of :class:`BatchAPI`."""
+
+    def __init__(self, client: AsyncWorkersAI) -> None:
+        self._client = client
+
+    async def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
+        if not requests:
+            raise InvalidInputError("a batch needs at least one request", field="requests")
+        model_id, prepared = self._client._batch_request(model, {"requests": list(requests)})
+        response = await self._client._transport.request(prepared)
+        return BatchJob.from_result(self._client._unwrap(response, model_id))
+
+    async def poll(self, model: str, request_id: str) -> BatchJob:
+        model_id, prepared = self._client._batch_request(model, {"request_id": request_id})
+        response = await self._client._transport.request(prepared)
+        return BatchJob.from_result(self._client._unwrap(response, model_id), request_id=request_id)
+
+    async def wait(
+        self,
+        model: str,
+        request_id: str,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+        timeout: float = 3600.0,
+    ) -> BatchJob:
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            job = await self.poll(model, request_id)
+            if job.status not in PENDING:
+                return job
+            if time.monotonic() + interval > deadline:
+                raise BatchTimeoutError(
+                    f"Batch {request_id} still {job.status} after {timeout:.0f}s",
+                    request_id=request_id,
+                )
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, max_poll_interval)

@@ -1,0 +1,208 @@
+"""Credentials, base URL and AI Gateway options.
+
+Credentials are looked up once, at construction, and never make construction fail: a
+missing account id or token is reported by the first request, naming every variable that
+was tried (wire reference §1.1).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from workersai import _json
+from workersai.errors import InvalidInputError, MissingCredentialsError
+
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+
+ACCOUNT_ID_ENV: tuple[str, ...] = ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID")
+API_TOKEN_ENV: tuple[str, ...] = ("CLOUDFLARE_API_TOKEN", "CF_AI_API_TOKEN")
+ACCOUNT_ID_FILE_ENV = "CLOUDFLARE_ACCOUNT_ID_FILE"
+API_TOKEN_FILE_ENV = "CLOUDFLARE_API_TOKEN_FILE"
+BASE_URL_ENV = "CLOUDFLARE_BASE_URL"
+GATEWAY_ENV = "CLOUDFLARE_AI_GATEWAY"
+
+
+def _from_env_or_file(names: tuple[str, ...], file_env: str) -> tuple[str | None, str | None]:
+    """Value from the first set variable, else from the file named by ``file_env``.
+
+    Returns ``(value, problem)``; ``problem`` explains an unreadable file.
+    """
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value, None
+    path = os.environ.get(file_env, "").strip()
+    if not path:
+        return None, None
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        return None, f"{file_env} points to {path!r}, which cannot be read ({exc.strerror})"
+    if not value:
+        return None, f"{file_env} points to {path!r}, which is empty"
+    return value, None
+
+
+@dataclass(slots=True)
+class Credentials:
+    """Resolved account id and token (token kept as ``SecretStr``)."""
+
+    account_id: str | None
+    api_token: SecretStr | None
+    problems: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        token = "SecretStr('**********')" if self.api_token else None
+        return f"Credentials(account_id={self.account_id!r}, api_token={token})"
+
+    @classmethod
+    def resolve(cls, account_id: str | None, api_token: str | SecretStr | None) -> Credentials:
+        """Explicit values win; then the environment variables; then the ``*_FILE`` files."""
+        problems: list[str] = []
+        if account_id is None:
+            account_id, problem = _from_env_or_file(ACCOUNT_ID_ENV, ACCOUNT_ID_FILE_ENV)
+            if problem:
+                problems.append(problem)
+        token: SecretStr | None
+        if isinstance(api_token, SecretStr):
+            token = api_token if api_token.get_secret_value() else None
+        elif api_token:
+            token = SecretStr(api_token)
+        else:
+            raw, problem = _from_env_or_file(API_TOKEN_ENV, API_TOKEN_FILE_ENV)
+            token = SecretStr(raw) if raw else None
+            if problem:
+                problems.append(problem)
+        return cls(account_id=account_id or None, api_token=token, problems=problems)
+
+    def require(self) -> tuple[str, SecretStr]:
+        """Both credentials, or :class:`MissingCredentialsError` naming what to set."""
+        missing: list[str] = []
+        if not self.account_id:
+            missing.append(
+                "the account id (pass account_id=... or set "
+                + " / ".join(ACCOUNT_ID_ENV)
+                + f" or {ACCOUNT_ID_FILE_ENV})"
+            )
+        if self.api_token is None:
+            missing.append(
+                "the API token (pass api_token=... or set "
+                + " / ".join(API_TOKEN_ENV)
+                + f" or {API_TOKEN_FILE_ENV})"
+            )
+        if missing:
+            detail = "; ".join(self.problems)
+            raise MissingCredentialsError(
+                "Workers AI credentials are missing: " + " and ".join(missing) + ".",
+                hint=(detail + ". " if detail else "")
+                + "Find the account id in the Cloudflare dashboard URL and create an API token "
+                "with the 'Workers AI Read' permission.",
+            )
+        assert self.account_id is not None
+        assert self.api_token is not None
+        return self.account_id, self.api_token
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The API root: argument, else ``CLOUDFLARE_BASE_URL``, else the public API."""
+    url = base_url or os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInputError(
+            f"base_url must start with http:// or https://, got {url!r}", field="base_url"
+        )
+    return url.rstrip("/")
+
+
+class GatewayOptions(BaseModel):
+    """Route requests through an AI Gateway (wire reference §1.5).
+
+    Requests keep going to the normal endpoint and carry ``cf-aig-gateway-id`` plus the
+    ``cf-aig-*`` headers below (the 2026 unified REST form).
+
+    Example:
+        >>> GatewayOptions(id="my-gateway", cache_ttl=3600, metadata={"team": "search"})
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, description="Gateway name (cf-aig-gateway-id).")
+    cache_ttl: int | None = Field(default=None, ge=0, description="Cache TTL in seconds.")
+    skip_cache: bool = False
+    cache_key: str | None = None
+    metadata: dict[str, str | int | float | bool] | None = Field(
+        default=None, description="Custom metadata logged with the request (max 5 entries)."
+    )
+    request_timeout_ms: int | None = Field(default=None, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1, le=5)
+    retry_delay_ms: int | None = Field(default=None, ge=0)
+    backoff: Literal["constant", "linear", "exponential"] | None = None
+    collect_log: bool | None = None
+    authorization: SecretStr | None = Field(
+        default=None, description="Token of an authenticated gateway (cf-aig-authorization)."
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _at_most_five(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(value) > 5:
+            raise ValueError("AI Gateway accepts at most 5 metadata entries")
+        return value
+
+    @classmethod
+    def coerce(
+        cls, value: str | GatewayOptions | Mapping[str, Any] | None
+    ) -> GatewayOptions | None:
+        """Accept a gateway name, a mapping of options, or options; ``None`` reads the env."""
+        if value is None:
+            env = os.environ.get(GATEWAY_ENV, "").strip()
+            return cls(id=env) if env else None
+        if isinstance(value, GatewayOptions):
+            return value
+        if isinstance(value, str):
+            return cls(id=value)
+        return cls.model_validate(dict(value))
+
+    def headers(self) -> dict[str, str]:
+        """The request headers for these options."""
+        out = {"cf-aig-gateway-id": self.id}
+        if self.cache_ttl is not None:
+            out["cf-aig-cache-ttl"] = str(self.cache_ttl)
+        if self.skip_cache:
+            out["cf-aig-skip-cache"] = "true"
+        if self.cache_key is not None:
+            out["cf-aig-cache-key"] = self.cache_key
+        if self.metadata:
+            out["cf-aig-metadata"] = _json.dumps_str(self.metadata)
+        if self.request_timeout_ms is not None:
+            out["cf-aig-request-timeout"] = str(self.request_timeout_ms)
+        if self.max_attempts is not None:
+            out["cf-aig-max-attempts"] = str(self.max_attempts)
+        if self.retry_delay_ms is not None:
+            out["cf-aig-retry-delay"] = str(self.retry_delay_ms)
+        if self.backoff is not None:
+            out["cf-aig-backoff"] = self.backoff
+        if self.collect_log is not None:
+            out["cf-aig-collect-log"] = "true" if self.collect_log else "false"
+        if self.authorization is not None:
+            out["cf-aig-authorization"] = f"Bearer {self.authorization.get_secret_value()}"
+        return out
+
+
+def gateway_info(headers: Mapping[str, str]) -> dict[str, str]:
+    """The ``cf-aig-*`` response headers worth surfacing (cache status, log and event ids)."""
+    out: dict[str, str] = {}
+    for name, key in (
+        ("cf-aig-cache-status", "cache_status"),
+        ("cf-aig-log-id", "log_id"),
+        ("cf-aig-event-id", "event_id"),
+    ):
+        value = headers.get(name)
+        if value:
+            out[key] = value
+    return out

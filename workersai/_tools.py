@@ -1,0 +1,355 @@
+"""Tool calling: definitions, tool_choice, call ids, argument parsing and salvage.
+
+Workers AI returns tool calls in three shapes (wire reference §3.2): legacy
+``{name, arguments: object}`` without id, OpenAI ``{id, type, function{name, arguments: str}}``
+and OpenAI with ``arguments`` as an object. Argument values are often strings (``"4"``) or
+JSON-encoded strings (``"[1, 2]"``); when the tool's schema is known they are coerced to the
+declared types here, once, for every adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from workersai import _json
+from workersai.errors import InvalidInputError
+from workersai.responses import ToolCall
+
+# Kimi-style turn-scoped ids ("functions.get_weather:0") repeat across turns (cloudflare/ai#526).
+_TURN_SCOPED_ID = re.compile(r"^functions\.[^:\s]+:\d+$")
+# Suffix we add to make such ids unique; stripped again before the id goes back on the wire.
+_ID_SUFFIX = "~wai"
+_CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def new_tool_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def unique_tool_call_id(raw_id: Any) -> str:
+    """An id safe to key on: generated when absent, made unique when turn-scoped."""
+    if not isinstance(raw_id, str) or not raw_id:
+        return new_tool_call_id()
+    if _TURN_SCOPED_ID.match(raw_id):
+        return f"{raw_id}{_ID_SUFFIX}{uuid.uuid4().hex[:8]}"
+    return raw_id
+
+
+def wire_tool_call_id(tool_call_id: str) -> str:
+    """The id as the model originally sent it (undoes :func:`unique_tool_call_id`)."""
+    head, sep, _ = tool_call_id.partition(_ID_SUFFIX)
+    return head if sep else tool_call_id
+
+
+# --------------------------------------------------------------------------------------
+# Definitions and tool_choice
+# --------------------------------------------------------------------------------------
+
+
+def inline_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``schema`` with local ``$ref``s replaced by their ``$defs``/``definitions``.
+
+    Workers AI does not resolve JSON-Schema references. Recursive references cannot be
+    inlined; they raise :class:`InvalidInputError`.
+    """
+    defs: dict[str, Any] = {}
+    for key in ("$defs", "definitions"):
+        found = schema.get(key)
+        if isinstance(found, Mapping):
+            defs.update({f"#/{key}/{name}": value for name, value in found.items()})
+
+    def resolve(node: Any, stack: tuple[str, ...]) -> Any:
+        if isinstance(node, Mapping):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                if ref not in defs:
+                    raise InvalidInputError(f"cannot resolve JSON-schema reference {ref!r}")
+                if ref in stack:
+                    raise InvalidInputError(
+                        f"recursive JSON-schema reference {ref!r} cannot be sent to Workers AI"
+                    )
+                target = resolve(defs[ref], (*stack, ref))
+                siblings = {k: resolve(v, stack) for k, v in node.items() if k != "$ref"}
+                return {**target, **siblings}
+            return {
+                k: resolve(v, stack) for k, v in node.items() if k not in ("$defs", "definitions")
+            }
+        if isinstance(node, list):
+            return [resolve(item, stack) for item in node]
+        return node
+
+    if not defs and "$ref" not in _json.dumps_str(schema):
+        return copy.deepcopy(dict(schema))
+    return resolve(schema, ())
+
+
+def normalize_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tools in OpenAI form ``{type: function, function: {name, description, parameters}}``,
+    references inlined. Legacy flat ``{name, description, parameters}`` is accepted too."""
+    out: list[dict[str, Any]] = []
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, Mapping):
+            raise InvalidInputError(f"tools[{index}] must be a mapping", field=f"tools.{index}")
+        function = tool.get("function") if tool.get("type", "function") == "function" else None
+        spec = function if isinstance(function, Mapping) else tool
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"tools[{index}] has no name", field=f"tools.{index}.name")
+        parameters = spec.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(parameters, Mapping):
+            raise InvalidInputError(
+                f"tools[{index}].parameters must be a JSON schema object",
+                field=f"tools.{index}.parameters",
+            )
+        entry: dict[str, Any] = {"name": name, "parameters": inline_refs(parameters)}
+        description = spec.get("description")
+        if isinstance(description, str) and description:
+            entry["description"] = description
+        if "strict" in spec:
+            entry["strict"] = spec["strict"]
+        out.append({"type": "function", "function": entry})
+    names = [t["function"]["name"] for t in out]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"tool names must be unique, got {names}", field="tools")
+    return out
+
+
+def normalize_tool_choice(choice: Any, tool_names: Sequence[str]) -> str | dict[str, Any] | None:
+    """Map LangChain/LlamaIndex spellings onto what Workers AI accepts.
+
+    ``"any"`` and ``True`` → ``"required"`` (``True`` with one tool → that tool); a bare tool
+    name → ``{"type": "function", "function": {"name": ...}}`` (enforced server-side, unlike
+    ``"required"``, which is advisory on Workers AI — wire reference §3.1).
+    """
+    if choice is None or choice is False:
+        return None
+    if choice is True:
+        return _named(tool_names[0]) if len(tool_names) == 1 else "required"
+    if isinstance(choice, str):
+        if choice in ("auto", "none", "required"):
+            return choice
+        if choice == "any":
+            return "required"
+        if choice in tool_names:
+            return _named(choice)
+        raise InvalidInputError(
+            f"tool_choice {choice!r} is neither 'auto', 'none', 'required', 'any' nor the name "
+            f"of a bound tool ({', '.join(tool_names) or 'no tools bound'})",
+            field="tool_choice",
+        )
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else choice.get("name")
+        if isinstance(name, str):
+            if tool_names and name not in tool_names:
+                raise InvalidInputError(
+                    f"tool_choice names {name!r}, which is not a bound tool", field="tool_choice"
+                )
+            return _named(name)
+    raise InvalidInputError(f"unsupported tool_choice {choice!r}", field="tool_choice")
+
+
+def _named(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}
+
+
+def forced_tool(choice: Any) -> str | bool:
+    """The forced tool's name, ``True`` for "some tool", or ``False``."""
+    if choice == "required":
+        return True
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            return str(function["name"])
+    return False
+
+
+# --------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------
+
+
+def _types_of(schema: Mapping[str, Any]) -> list[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list):
+        return [t for t in declared if isinstance(t, str)]
+    types: list[str] = []
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or ():
+            if isinstance(option, Mapping):
+                types.extend(_types_of(option))
+    return types
+
+
+def _object_schema(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if isinstance(schema.get("properties"), Mapping):
+        return schema
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or ():
+            if isinstance(option, Mapping) and isinstance(option.get("properties"), Mapping):
+                return option
+    return None
+
+
+def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
+    types = _types_of(schema)
+    if not types:
+        return value
+    if isinstance(value, str) and "string" not in types:
+        text = value.strip()
+        try:
+            decoded = _json.loads(text)
+        except ValueError:
+            decoded = None
+            if "boolean" in types and text.lower() in ("true", "false"):
+                decoded = text.lower() == "true"
+        if decoded is not None and _matches(decoded, types):
+            value = decoded
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and types == ["string"]:
+        value = str(value)
+    if (
+        isinstance(value, float)
+        and value.is_integer()
+        and "integer" in types
+        and "number" not in types
+    ):
+        value = int(value)
+    if isinstance(value, dict):
+        object_schema = _object_schema(schema)
+        if object_schema is not None:
+            return coerce_arguments(value, object_schema)
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [_coerce(item, schema["items"]) for item in value]
+    return value
+
+
+def _matches(value: Any, types: list[str]) -> bool:
+    checks = {
+        "integer": lambda v: (
+            (isinstance(v, int) and not isinstance(v, bool))
+            or (isinstance(v, float) and v.is_integer())
+        ),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+        "null": lambda v: v is None,
+    }
+    return any(checks[t](value) for t in types if t in checks)
+
+
+def coerce_arguments(arguments: dict[str, Any], schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Coerce string-typed values to the types ``schema`` declares (``"4"`` → ``4``,
+    ``"[1,2]"`` → ``[1, 2]``, ``"true"`` → ``True``). Values already right stay as they are."""
+    if not schema:
+        return arguments
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return arguments
+    return {
+        key: _coerce(value, properties[key]) if isinstance(properties.get(key), Mapping) else value
+        for key, value in arguments.items()
+    }
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any], str, str | None]:
+    """``(arguments, arguments_as_json_text, error)`` for any wire form of ``arguments``."""
+    if raw is None or raw == "":
+        return {}, "{}", None
+    if isinstance(raw, Mapping):
+        return dict(raw), _json.dumps_str(raw), None
+    if not isinstance(raw, str):
+        return (
+            {},
+            _json.dumps_str(raw),
+            f"arguments must be a JSON object, got {type(raw).__name__}",
+        )
+    try:
+        value = _json.loads(raw)
+        if isinstance(value, str):  # double-encoded: "\"{\\\"a\\\": 1}\""
+            value = _json.loads(value)
+    except ValueError as exc:
+        return {}, raw, f"arguments are not valid JSON: {exc}"
+    if value is None:
+        return {}, raw, None
+    if not isinstance(value, dict):
+        return {}, raw, f"arguments must be a JSON object, got {type(value).__name__}"
+    return value, raw, None
+
+
+def tool_call_from_wire(
+    raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]] | None = None
+) -> ToolCall | None:
+    """One tool call from any of the three wire shapes; ``None`` for empty sentinels."""
+    function = raw.get("function")
+    if isinstance(function, Mapping):
+        name = function.get("name")
+        arguments_raw = function.get("arguments")
+    else:
+        name = raw.get("name")
+        arguments_raw = raw.get("arguments", raw.get("parameters"))
+    if not isinstance(name, str) or not name:
+        return None
+    arguments, text, error = parse_arguments(arguments_raw)
+    schema = schemas.get(name) if schemas else None
+    if error is None and schema:
+        arguments = coerce_arguments(arguments, schema)
+        text = _json.dumps_str(arguments)
+    return ToolCall(
+        id=unique_tool_call_id(raw.get("id")),
+        name=name,
+        arguments=arguments,
+        raw_arguments=text,
+        error=error,
+    )
+
+
+def salvage_tool_calls(
+    text: str,
+    schemas: Mapping[str, Mapping[str, Any]],
+    *,
+    forced: str | bool,
+) -> list[ToolCall]:
+    """Tool calls a model wrote as JSON text instead of ``tool_calls``.
+
+    gpt-oss returns a forced call as ``{"name": ..., "arguments": {...}}`` text (or a list
+    of those, or the bare arguments of the forced tool) with empty ``tool_calls``
+    (cloudflare/ai#560); Llama sometimes uses ``parameters`` instead of ``arguments``. Only
+    calls naming a bound tool are taken, and bare arguments only when one tool was forced.
+    """
+    stripped = text.strip()
+    fenced = _CODE_FENCE.match(stripped)
+    if fenced:
+        stripped = fenced.group(1)
+    if not stripped or stripped[0] not in "[{":
+        if not forced:
+            return []
+        start = min((i for i in (stripped.find("{"), stripped.find("[")) if i >= 0), default=-1)
+        if start < 0:
+            return []
+        stripped = stripped[start:]
+    try:
+        value = _json.loads(stripped)
+    except ValueError:
+        return []
+    items = value if isinstance(value, list) else [value]
+    calls: list[ToolCall] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            return []
+        if item.get("name") in schemas:
+            call = tool_call_from_wire(item, schemas)
+        elif isinstance(forced, str) and forced in schemas and len(items) == 1:
+            call = tool_call_from_wire({"name": forced, "arguments": dict(item)}, schemas)
+        else:
+            return []
+        if call is None or not call.is_valid:
+            return []
+        calls.append(call)
+    return calls

@@ -1,0 +1,360 @@
+"""The model catalog: ids, tasks, capabilities, limits and prices.
+
+A snapshot of ``GET /ai/models/search`` (plus facts read off each model's input/output
+schema) ships in ``workersai/data/models.json``; :meth:`WorkersAI.list_models` fetches the
+live list, parsed by the same code, and refreshes the catalog (prices included).
+
+Short names resolve to full ids::
+
+    >>> resolve_model("llama-3.3-70b-instruct-fp8-fast")
+    '@cf/meta/llama-3.3-70b-instruct-fp8-fast'
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+from workersai import _json
+from workersai.errors import InvalidInputError
+
+__all__ = [
+    "ModelCatalog",
+    "ModelInfo",
+    "ModelPrice",
+    "ParamRange",
+    "get_catalog",
+    "get_model_info",
+    "resolve_model",
+    "suggest_models",
+    "task_name",
+]
+
+# Cloudflare's task names, and the slugs we also accept.
+TASKS: dict[str, str] = {
+    "text-generation": "Text Generation",
+    "text-embeddings": "Text Embeddings",
+    "text-classification": "Text Classification",
+    "text-to-image": "Text-to-Image",
+    "automatic-speech-recognition": "Automatic Speech Recognition",
+    "translation": "Translation",
+    "summarization": "Summarization",
+    "image-classification": "Image Classification",
+    "image-to-text": "Image-to-Text",
+    "object-detection": "Object Detection",
+    "text-to-speech": "Text-to-Speech",
+}
+
+
+def task_name(task: str) -> str:
+    """Cloudflare's task name for a slug or a name (``text-generation`` → ``Text Generation``)."""
+    key = task.strip().lower().replace(" ", "-").replace("_", "-")
+    return TASKS.get(key, task)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """One published price, e.g. ``0.29 USD per M input tokens``."""
+
+    unit: str
+    price: float
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRange:
+    """A numeric input parameter's documented type, range and default."""
+
+    type: str
+    minimum: float | None = None
+    maximum: float | None = None
+    default: float | None = None
+
+
+def _as_bool(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(float(value)) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _accepts_images(task: str, model_id: str, derived: Mapping[str, Any]) -> bool:
+    if not derived.get("vision"):
+        return False
+    if task.lower() != "text generation":
+        return True
+    # Several text schemas carry a generic `image` field; chat image input needs content parts
+    # (or a dedicated vision model such as llama-3.2-11b-vision).
+    return bool(derived.get("content_parts")) or "vision" in model_id
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the catalog knows about one model.
+
+    ``accepts`` lists the input fields of the model's schema; ``params`` the documented
+    numeric ranges, used to validate input before any request.
+    """
+
+    id: str
+    task: str
+    description: str = ""
+    context_window: int | None = None
+    max_input_tokens: int | None = None
+    function_calling: bool = False
+    reasoning: bool = False
+    vision: bool = False
+    content_parts: bool = False
+    embedding_dimensions: int | None = None
+    max_batch: int | None = None
+    input_format: str = "json"
+    output_format: str = "json"
+    output_content_type: str | None = None
+    accepts: frozenset[str] = frozenset()
+    async_queue: bool = False
+    lora: bool = False
+    beta: bool = False
+    openai_output: bool | None = None
+    price: tuple[ModelPrice, ...] = ()
+    terms: str | None = None
+    params: Mapping[str, ParamRange] = field(default_factory=dict)
+    string_limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_name(self) -> str:
+        """The id without its ``@cf/<author>/`` prefix."""
+        return self.id.rsplit("/", 1)[-1]
+
+    @property
+    def author(self) -> str | None:
+        parts = self.id.split("/")
+        return parts[1] if len(parts) >= 3 else None
+
+    def price_per_token(self, kind: str) -> float | None:
+        """USD per token for ``kind`` ``"input"`` or ``"output"``, when published per token."""
+        for price in self.price:
+            unit = price.unit.lower()
+            if kind in unit and "per m" in unit and "token" in unit:
+                return price.price / 1_000_000
+            if kind in unit and "per k" in unit and "token" in unit:
+                return price.price / 1_000
+        return None
+
+    @classmethod
+    def from_search_result(cls, item: Mapping[str, Any]) -> ModelInfo:
+        """Build from one ``/ai/models/search`` result object (optionally with ``derived``)."""
+        props: dict[str, Any] = {}
+        for prop in item.get("properties") or ():
+            if isinstance(prop, Mapping) and "property_id" in prop:
+                props[str(prop["property_id"])] = prop.get("value")
+        derived: Mapping[str, Any] = item.get("derived") or {}
+        task = item.get("task")
+        task_label = task.get("name", "") if isinstance(task, Mapping) else str(task or "")
+        prices: list[ModelPrice] = []
+        for entry in props.get("price") or ():
+            if isinstance(entry, Mapping) and isinstance(entry.get("price"), (int, float)):
+                prices.append(
+                    ModelPrice(
+                        unit=str(entry.get("unit", "")),
+                        price=float(entry["price"]),
+                        currency=str(entry.get("currency", "USD")),
+                    )
+                )
+        params = {
+            name: ParamRange(
+                type=str(spec.get("type", "number")),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+                default=spec.get("default"),
+            )
+            for name, spec in (derived.get("params") or {}).items()
+            if isinstance(spec, Mapping)
+        }
+        accepts = frozenset(derived.get("accepts") or ())
+        return cls(
+            id=str(item.get("name") or item.get("id")),
+            task=task_label,
+            description=str(item.get("description") or ""),
+            context_window=_as_int(props.get("context_window")),
+            max_input_tokens=_as_int(props.get("max_input_tokens")),
+            # Only the published property counts: most schemas list `tools`, but Workers AI
+            # answers 400 to tools on models without `function_calling` (wire reference §4).
+            function_calling=_as_bool(props.get("function_calling")),
+            reasoning=_as_bool(props.get("reasoning")) or bool(derived.get("reasoning")),
+            vision=_accepts_images(task_label, str(item.get("name") or ""), derived),
+            content_parts=bool(derived.get("content_parts")),
+            embedding_dimensions=_as_int(props.get("output_dimensions"))
+            or _as_int(derived.get("embedding_dimensions")),
+            max_batch=_as_int(derived.get("max_batch")),
+            input_format=str(derived.get("input_format") or "json"),
+            output_format=str(derived.get("output_format") or "json"),
+            output_content_type=derived.get("output_content_type"),
+            accepts=accepts,
+            async_queue=_as_bool(props.get("async_queue")),
+            lora=_as_bool(props.get("lora")) or bool(derived.get("lora")),
+            beta=_as_bool(props.get("beta")),
+            openai_output=derived.get("openai_output"),
+            price=tuple(prices),
+            terms=props.get("terms") if isinstance(props.get("terms"), str) else None,
+            params=MappingProxyType(params),
+            string_limits=MappingProxyType(dict(derived.get("string_limits") or {})),
+            properties=MappingProxyType(props),
+        )
+
+
+class ModelCatalog:
+    """A thread-safe table of :class:`ModelInfo` keyed by model id."""
+
+    def __init__(self, models: Iterable[ModelInfo] = (), *, as_of: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, ModelInfo] = {m.id: m for m in models}
+        self._short_index: dict[str, str] | None = None
+        self.as_of = as_of
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def __contains__(self, model: object) -> bool:
+        return isinstance(model, str) and self.get(model) is not None
+
+    def all(self) -> list[ModelInfo]:
+        return sorted(self._models.values(), key=lambda m: m.id)
+
+    def by_task(self, task: str) -> list[ModelInfo]:
+        wanted = task_name(task).lower()
+        return [m for m in self.all() if m.task.lower() == wanted]
+
+    def get(self, model: str) -> ModelInfo | None:
+        """Info for a full id or a short name; ``None`` when unknown."""
+        found = self._models.get(model)
+        if found is not None:
+            return found
+        resolved = self._resolve_short(model)
+        return self._models.get(resolved) if resolved else None
+
+    def resolve(self, model: str) -> str:
+        """Full model id for ``model``.
+
+        Full ids (``@cf/…``, ``@hf/…``) and ids of other providers (containing ``/``) pass
+        through unchanged, known or not — new models appear before the catalog knows them.
+        A bare name must match a known model's short name.
+
+        Raises:
+            InvalidInputError: a bare name that matches no known model.
+        """
+        name = model.strip()
+        if not name:
+            raise InvalidInputError("model must be a non-empty model id", field="model")
+        if name.startswith("@") or name in self._models:
+            return name
+        resolved = self._resolve_short(name)
+        if resolved:
+            return resolved
+        if "/" in name:
+            return name
+        close = self.suggest(name)
+        raise InvalidInputError(
+            f"Unknown model {name!r}: pass a full Workers AI model id such as "
+            "'@cf/meta/llama-3.3-70b-instruct-fp8-fast'.",
+            field="model",
+            hint=("Did you mean: " + ", ".join(close) + "?") if close else None,
+        )
+
+    def suggest(self, model: str, n: int = 3) -> list[str]:
+        """Known ids closest to ``model`` (by short name), best first."""
+        short = model.strip().rsplit("/", 1)[-1].lower()
+        by_short: dict[str, str] = {}
+        for info in self._models.values():
+            by_short.setdefault(info.short_name.lower(), info.id)
+        matches = difflib.get_close_matches(short, list(by_short), n=n, cutoff=0.6)
+        return [by_short[m] for m in matches if by_short[m] != model]
+
+    def update(self, models: Iterable[ModelInfo]) -> None:
+        """Add or replace entries (e.g. from a live ``list_models``).
+
+        Facts only the bundled snapshot knows (schema-derived ``params``, ``accepts``) are
+        kept when the new entry lacks them.
+        """
+        with self._lock:
+            for info in models:
+                old = self._models.get(info.id)
+                if old is not None and not info.params and not info.accepts:
+                    info = _merge_live(old, info)
+                self._models[info.id] = info
+            self._short_index = None
+
+    def _resolve_short(self, name: str) -> str | None:
+        index = self._short_index
+        if index is None:
+            # "@cf/" ids first so a short name shared with an "@hf/" model means the @cf one.
+            index = {}
+            for info in sorted(
+                self._models.values(), key=lambda m: (not m.id.startswith("@cf/"), m.id)
+            ):
+                index.setdefault(info.short_name.lower(), info.id)
+                if info.author:
+                    index.setdefault(f"{info.author}/{info.short_name}".lower(), info.id)
+            self._short_index = index
+        return index.get(name.lower())
+
+
+def _merge_live(old: ModelInfo, new: ModelInfo) -> ModelInfo:
+    """Live properties over snapshot facts."""
+    return replace(
+        old,
+        task=new.task or old.task,
+        description=new.description or old.description,
+        context_window=new.context_window or old.context_window,
+        max_input_tokens=new.max_input_tokens or old.max_input_tokens,
+        function_calling=new.function_calling or old.function_calling,
+        embedding_dimensions=new.embedding_dimensions or old.embedding_dimensions,
+        async_queue=new.async_queue,
+        beta=new.beta,
+        price=new.price or old.price,
+        terms=new.terms or old.terms,
+        properties=new.properties,
+    )
+
+
+_catalog: ModelCatalog | None = None
+_catalog_lock = threading.Lock()
+
+
+def get_catalog() -> ModelCatalog:
+    """The process-wide catalog, loaded from the bundled snapshot on first use."""
+    global _catalog
+    if _catalog is None:
+        with _catalog_lock:
+            if _catalog is None:
+                raw = resources.files("workersai").joinpath("data/models.json").read_bytes()
+                data = _json.loads(raw)
+                _catalog = ModelCatalog(
+                    (ModelInfo.from_search_result(item) for item in data.get("models", [])),
+                    as_of=data.get("generated_at"),
+                )
+    return _catalog
+
+
+def resolve_model(model: str) -> str:
+    """Full model id for a full id or a known short name (see :meth:`ModelCatalog.resolve`)."""
+    return get_catalog().resolve(model)
+
+
+def get_model_info(model: str) -> ModelInfo | None:
+    """Catalog entry for ``model``, or ``None`` when unknown."""
+    return get_catalog().get(model)
+
+
+def suggest_models(model: str, n: int = 3) -> list[str]:
+    """Known model ids closest to ``model``."""
+    return get_catalog().suggest(model, n)

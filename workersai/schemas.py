@@ -1,0 +1,300 @@
+"""Typed inputs per task, with the documented ranges (wire reference §3.1, §6–§8).
+
+:func:`validate_input` checks a request payload before anything is sent and raises
+:class:`~workersai.errors.InvalidInputError` naming the field and the allowed range. The
+payload itself is sent unchanged: validation never rewrites values, and fields the schema
+does not know pass through (new models add parameters faster than any client).
+
+Where the catalog knows a model's own ranges (``top_p`` is 0–2 on older Llamas but
+0.001–1 on Llama 3.3), those are checked as well.
+
+Example:
+    >>> validate_input("@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+    ...                {"messages": [{"role": "user", "content": "hi"}], "temperature": 9})
+    Traceback (most recent call last):
+    InvalidInputError: temperature: Input should be less than or equal to 5 (got 9)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workersai.errors import InvalidInputError
+from workersai.models import ModelInfo, get_model_info
+
+__all__ = [
+    "ChatMessage",
+    "EmbeddingInput",
+    "ImageToTextInput",
+    "RerankInput",
+    "SpeechRecognitionInput",
+    "SummarizationInput",
+    "TextClassificationInput",
+    "TextGenerationInput",
+    "TextToImageInput",
+    "TextToSpeechInput",
+    "TranslationInput",
+    "validate_input",
+]
+
+DEFAULT_MAX_EMBEDDING_BATCH = 100
+
+
+class _Input(BaseModel):
+    # strict: a value of the wrong type is an error, never silently converted.
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class ChatMessage(_Input):
+    """One chat message in OpenAI form (``content`` may be text or content parts)."""
+
+    role: str = Field(min_length=1)
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+class TextGenerationInput(_Input):
+    """Text generation (``/ai/run`` with ``prompt`` or ``messages``)."""
+
+    prompt: str | None = Field(default=None, min_length=1)
+    messages: list[ChatMessage] | None = Field(default=None, min_length=1)
+    raw: bool | None = None
+    stream: bool | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=5)
+    top_p: float | None = Field(default=None, ge=0, le=2)
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    seed: int | None = Field(default=None, ge=1, le=9_999_999_999)
+    repetition_penalty: float | None = Field(default=None, ge=0, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    lora: str | None = Field(default=None, min_length=1)
+    response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    chat_template_kwargs: dict[str, Any] | None = None
+    stop: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _prompt_xor_messages(self) -> TextGenerationInput:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("send exactly one of 'prompt' or 'messages'")
+        if self.response_format is not None:
+            kind = self.response_format.get("type")
+            if kind not in ("json_object", "json_schema", "text"):
+                raise ValueError(
+                    "response_format.type must be 'json_object', 'json_schema' or 'text'"
+                )
+        if isinstance(self.tool_choice, str) and self.tool_choice not in (
+            "auto",
+            "none",
+            "required",
+        ):
+            raise ValueError("tool_choice must be 'auto', 'none', 'required' or a function")
+        return self
+
+
+class EmbeddingInput(_Input):
+    """Text embeddings (BGE family and friends). ``pooling`` defaults to ``mean`` server-side;
+    ``cls`` vectors are not comparable with ``mean`` vectors."""
+
+    text: str | list[str] | None = None
+    pooling: Literal["mean", "cls"] | None = None
+    queries: str | list[str] | None = None
+    documents: str | list[str] | None = None
+    instruction: str | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> EmbeddingInput:
+        items = [self.text, self.queries, self.documents]
+        if all(x is None for x in items):
+            raise ValueError("send 'text' (or 'queries'/'documents' for qwen3-embedding)")
+        for value in items:
+            texts = [value] if isinstance(value, str) else value or []
+            if any(not t for t in texts):
+                raise ValueError("texts must be non-empty strings (Workers AI rejects '')")
+        return self
+
+
+class _Context(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    text: str = Field(min_length=1)
+
+
+class RerankInput(_Input):
+    """``@cf/baai/bge-reranker-base``: score ``contexts`` against ``query``."""
+
+    query: str = Field(min_length=1)
+    contexts: list[_Context] = Field(min_length=1)
+    top_k: int | None = Field(default=None, ge=1)
+
+
+class TranslationInput(_Input):
+    """``@cf/meta/m2m100-1.2b``."""
+
+    text: str = Field(min_length=1)
+    target_lang: str = Field(min_length=2)
+    source_lang: str | None = Field(default=None, min_length=2)
+
+
+class SummarizationInput(_Input):
+    """``@cf/facebook/bart-large-cnn``."""
+
+    input_text: str = Field(min_length=1)
+    max_length: int | None = Field(default=None, ge=1)
+
+
+class TextClassificationInput(_Input):
+    """``@cf/huggingface/distilbert-sst-2-int8``."""
+
+    text: str = Field(min_length=1)
+
+
+class TextToImageInput(_Input):
+    """Text-to-image (Stable Diffusion family ranges; Flux models are checked against their
+    own schema ranges from the catalog)."""
+
+    prompt: str = Field(min_length=1, max_length=2048)
+    negative_prompt: str | None = None
+    height: int | None = Field(default=None, ge=256, le=2048)
+    width: int | None = Field(default=None, ge=256, le=2048)
+    num_steps: int | None = Field(default=None, ge=1, le=20)
+    steps: int | None = Field(default=None, ge=1, le=50)
+    strength: float | None = Field(default=None, ge=0, le=1)
+    guidance: float | None = Field(default=None, ge=0)
+    seed: int | None = Field(default=None, ge=0)
+    image: list[int] | str | None = None
+    image_b64: str | None = None
+    mask: list[int] | str | None = None
+
+
+class SpeechRecognitionInput(_Input):
+    """Whisper family: ``audio`` as uint8 list (whisper) or base64 (large-v3-turbo)."""
+
+    audio: list[int] | str | dict[str, Any]
+    task: Literal["transcribe", "translate"] | None = None
+    language: str | None = None
+    vad_filter: bool | None = None
+    initial_prompt: str | None = None
+    prefix: str | None = None
+    beam_size: int | None = Field(default=None, ge=1)
+
+
+class ImageToTextInput(_Input):
+    """Image-to-text (llava): an image plus an optional prompt."""
+
+    image: list[int] | str
+    prompt: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=5)
+
+
+class TextToSpeechInput(_Input):
+    """MeloTTS: ``prompt`` and ``lang``."""
+
+    prompt: str = Field(min_length=1)
+    lang: str | None = None
+
+
+_BY_TASK: dict[str, type[_Input]] = {
+    "text generation": TextGenerationInput,
+    "text embeddings": EmbeddingInput,
+    "translation": TranslationInput,
+    "summarization": SummarizationInput,
+    "text-to-image": TextToImageInput,
+    "automatic speech recognition": SpeechRecognitionInput,
+    "image-to-text": ImageToTextInput,
+    "text-to-speech": TextToSpeechInput,
+}
+
+
+def schema_for(info: ModelInfo | None, payload: Mapping[str, Any]) -> type[_Input] | None:
+    """The input schema for a model (by catalog task), or ``None`` when unknown."""
+    if info is None:
+        return None
+    if info.id.endswith("bge-reranker-base") or (
+        info.task.lower() == "text classification" and "query" in info.accepts
+    ):
+        return RerankInput
+    if info.task.lower() == "text classification":
+        return TextClassificationInput
+    return _BY_TASK.get(info.task.lower())
+
+
+def _format_errors(exc: ValidationError, payload: Mapping[str, Any]) -> tuple[str, str | None]:
+    parts: list[str] = []
+    first_field: str | None = None
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+        first_field = first_field or loc or None
+        got = ""
+        if error.get("type") not in ("missing",) and "input" in error:
+            shown = repr(error["input"])
+            got = f" (got {shown[:60] + '…' if len(shown) > 60 else shown})"
+        parts.append(f"{loc + ': ' if loc else ''}{error['msg']}{got}")
+    return "; ".join(parts), first_field
+
+
+def validate_input(
+    model: str | ModelInfo | None,
+    payload: Mapping[str, Any],
+    *,
+    schema: type[BaseModel] | None = None,
+) -> None:
+    """Check ``payload`` for ``model`` against the task schema and the model's own ranges.
+
+    Args:
+        model: Model id or catalog entry; unknown models are checked only against ``schema``.
+        payload: The request body (JSON object) about to be sent.
+        schema: Force a schema instead of choosing by the model's task.
+
+    Raises:
+        InvalidInputError: with the field and the allowed range.
+    """
+    info = model if isinstance(model, ModelInfo) else get_model_info(model) if model else None
+    model_name = info.id if info else (model if isinstance(model, str) else None)
+    chosen = schema or schema_for(info, payload)
+    if chosen is not None:
+        try:
+            chosen.model_validate(payload)
+        except ValidationError as exc:
+            message, field = _format_errors(exc, payload)
+            where = f" for {model_name}" if model_name else ""
+            raise InvalidInputError(f"Invalid input{where}: {message}", field=field) from None
+    if info is None:
+        return
+    for name, spec in info.params.items():
+        value = payload.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        low, high = spec.minimum, spec.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InvalidInputError(
+                f"{name}={value} is out of range for {info.id}: allowed "
+                f"{low if low is not None else '-inf'} to {high if high is not None else 'inf'}",
+                field=name,
+            )
+    for name, limits in info.string_limits.items():
+        value = payload.get(name)
+        if isinstance(value, str):
+            max_len = limits.get("maxLength")
+            if max_len is not None and len(value) > max_len:
+                raise InvalidInputError(
+                    f"{name} is {len(value)} characters; {info.id} accepts at most {max_len}",
+                    field=name,
+                )
+    texts = payload.get("text")
+    if isinstance(texts, list) and info.task.lower() == "text embeddings":
+        limit = info.max_batch or (DEFAULT_MAX_EMBEDDING_BATCH if "bge" in info.id else None)
+        if limit is not None and len(texts) > limit:
+            raise InvalidInputError(
+                f"{info.id} accepts at most {limit} texts per request, got {len(texts)}; "
+                "split the input (the embeddings classes do this for you)",
+                field="text",
+            )

@@ -1,0 +1,340 @@
+"""A scripted loopback server that answers like Workers AI — for tests, benchmarks and demos.
+
+Point a client at it with ``base_url`` and script what it answers, faults included::
+
+    from workersai import WorkersAI
+    from workersai.testing import Reply, WorkersAIServer
+
+    with WorkersAIServer() as server:
+        server.enqueue(Reply.error(429, 3040, "Capacity temporarily exceeded, please try again.",
+                                   headers={"Retry-After": "0"}))
+        server.enqueue(Reply.result({"response": "Hello!", "usage": {"prompt_tokens": 3,
+                                     "completion_tokens": 2, "total_tokens": 5}}))
+        client = WorkersAI("acct", "token", base_url=server.base_url)
+        assert client.chat("@cf/meta/llama-3.1-8b-instruct", [{"role": "user",
+                           "content": "hi"}]).text == "Hello!"
+        assert len(server.requests) == 2          # one 429, one success
+
+Replies are served in order from the queue; when it is empty the ``handler`` (if set)
+answers, otherwise the server answers 599 so a missing script fails loudly. Every request
+is recorded (method, path, query, headers, body).
+
+Faults: HTTP errors with Cloudflare envelopes, HTML bodies, ``Retry-After``, connection
+resets before or in the middle of a body, stalls past the client's timeout, SSE streams
+that end without ``[DONE]`` or are cut, and malformed SSE lines.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = ["RecordedRequest", "Reply", "WorkersAIServer", "envelope", "sse_body"]
+
+
+def envelope(result: Any = None, *, errors: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Cloudflare's v4 envelope around ``result`` (or around ``errors``)."""
+    return {"result": result, "success": not errors, "errors": list(errors), "messages": []}
+
+
+def sse_body(
+    events: Iterable[str | Mapping[str, Any]], *, done: bool = True, crlf: bool = False
+) -> bytes:
+    """Encode events as a ``text/event-stream`` body (dicts JSON-encoded, strings as is)."""
+    eol = "\r\n" if crlf else "\n"
+    parts = []
+    for event in events:
+        data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
+        parts.append(f"data: {data}{eol}{eol}")
+    if done:
+        parts.append(f"data: [DONE]{eol}{eol}")
+    return "".join(parts).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    @property
+    def model(self) -> str | None:
+        """The model id of an ``/ai/run/{model}`` request."""
+        marker = "/ai/run/"
+        return self.path.split(marker, 1)[1] if marker in self.path else None
+
+
+@dataclass
+class Reply:
+    """One scripted answer. Build with the class methods."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    chunks: list[bytes] | None = None  # streamed with chunked encoding
+    chunk_delay: float = 0.0
+    delay: float = 0.0  # before the status line
+    reset: bool = False  # close the connection without answering
+    cut_after: int | None = None  # send this many body bytes (or chunks), then cut
+
+    @classmethod
+    def json(
+        cls,
+        body: Any,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> Reply:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return cls(
+            status, {"content-type": "application/json", **(headers or {})}, data, delay=delay
+        )
+
+    @classmethod
+    def result(
+        cls, result: Any, headers: Mapping[str, str] | None = None, delay: float = 0.0
+    ) -> Reply:
+        """A successful ``/ai/run`` answer: ``result`` inside the v4 envelope."""
+        return cls.json(envelope(result), 200, headers, delay)
+
+    @classmethod
+    def error(
+        cls, status: int, code: int | None, message: str, headers: Mapping[str, str] | None = None
+    ) -> Reply:
+        """An error envelope ``{"errors": [{"code", "message"}], "success": false}``."""
+        error = {"code": code, "message": message} if code is not None else {"message": message}
+        return cls.json(envelope(None, errors=[error]), status, headers)
+
+    @classmethod
+    def html(
+        cls, status: int, text: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    ) -> Reply:
+        return cls(status, {"content-type": "text/html"}, text.encode())
+
+    @classmethod
+    def binary(
+        cls, data: bytes, content_type: str = "image/png", headers: Mapping[str, str] | None = None
+    ) -> Reply:
+        return cls(200, {"content-type": content_type, **(headers or {})}, data)
+
+    @classmethod
+    def sse(
+        cls,
+        events: Iterable[str | Mapping[str, Any]],
+        *,
+        done: bool = True,
+        crlf: bool = False,
+        chunk_size: int | None = None,
+        chunk_delay: float = 0.0,
+        cut_after_chunks: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """An SSE stream. ``done=False`` ends it cleanly without ``[DONE]`` (truncated);
+        ``cut_after_chunks`` drops the connection mid-stream; ``chunk_size`` splits the body
+        at arbitrary byte offsets."""
+        body = sse_body(events, done=done, crlf=crlf)
+        if chunk_size:
+            chunks = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
+        else:  # one network chunk per event
+            sep = b"\r\n\r\n" if crlf else b"\n\n"
+            chunks = [piece + sep for piece in body.split(sep) if piece]
+        return cls(
+            200,
+            {"content-type": "text/event-stream", **(headers or {})},
+            chunks=chunks,
+            chunk_delay=chunk_delay,
+            cut_after=cut_after_chunks,
+        )
+
+    @classmethod
+    def raw_sse(cls, body: bytes, *, chunk_size: int | None = None) -> Reply:
+        """An SSE stream from literal bytes (for malformed lines, comments, CRLF...)."""
+        chunks = (
+            [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)]
+            if chunk_size
+            else [body]
+        )
+        return cls(200, {"content-type": "text/event-stream"}, chunks=chunks)
+
+    @classmethod
+    def connection_reset(cls) -> Reply:
+        """Close the connection without any answer."""
+        return cls(reset=True)
+
+    @classmethod
+    def reset_mid_body(cls, body: Any = None, sent_bytes: int = 10) -> Reply:
+        """Send the headers and part of a JSON body, then close the connection."""
+        reply = cls.json(body if body is not None else envelope({"response": "x" * 200}))
+        reply.cut_after = sent_bytes
+        return reply
+
+    @classmethod
+    def stall(cls, seconds: float, then: Reply | None = None) -> Reply:
+        """Wait ``seconds`` before answering (past a client's read timeout)."""
+        reply = then or cls.result({"response": "late"})
+        reply.delay = seconds
+        return reply
+
+
+Handler = Callable[[RecordedRequest], Reply]
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        recorded = RecordedRequest(
+            method=self.command,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        reply = self.server.owner._next_reply(recorded)
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.reset:
+            self._abort()
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.chunks is not None:
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for index, chunk in enumerate(reply.chunks):
+                if reply.cut_after is not None and index >= reply.cut_after:
+                    self._abort()
+                    return
+                if reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
+        self.send_header("content-length", str(len(reply.body)))
+        self.end_headers()
+        if reply.cut_after is not None:
+            self.wfile.write(reply.body[: reply.cut_after])
+            self.wfile.flush()
+            self._abort()
+            return
+        self.wfile.write(reply.body)
+        self.wfile.flush()
+
+    def _abort(self) -> None:
+        self.close_connection = True
+        try:
+            # linger 0: the peer sees a reset (RST), not an orderly close
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    do_GET = _handle  # noqa: N815 - http.server's method naming
+    do_POST = _handle  # noqa: N815 - http.server's method naming
+    do_PUT = _handle  # noqa: N815 - http.server's method naming
+    do_DELETE = _handle  # noqa: N815 - http.server's method naming
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, owner: WorkersAIServer, address: tuple[str, int]) -> None:
+        self.owner = owner
+        super().__init__(address, _RequestHandler)
+
+
+class WorkersAIServer:
+    """A loopback HTTP server speaking the Workers AI wire format, run in a thread.
+
+    Attributes:
+        base_url: Pass as ``base_url`` to a client (``http://127.0.0.1:<port>/client/v4``).
+        requests: Every request received, in arrival order.
+        handler: Answers requests when the queue is empty.
+    """
+
+    def __init__(
+        self, handler: Handler | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.handler = handler
+        self.requests: list[RecordedRequest] = []
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server = _Server(self, (host, port))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/client/v4"
+
+    def start(self) -> WorkersAIServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> WorkersAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Add replies, served in order."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def pending(self) -> int:
+        """Replies not served yet."""
+        with self._lock:
+            return len(self._queue)
+
+    def _next_reply(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            if self._queue:
+                return self._queue.popleft()
+        if self.handler is not None:
+            return self.handler(request)
+        return Reply.error(599, None, f"no scripted reply for {request.method} {request.path}")
