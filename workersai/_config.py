@@ -49,6 +49,17 @@ def _from_env_or_file(names: tuple[str, ...], file_env: str) -> tuple[str | None
     return value, None
 
 
+def account_id_from_env() -> str | None:
+    """Account id from ``CLOUDFLARE_ACCOUNT_ID``, ``CF_ACCOUNT_ID`` or ``*_FILE``."""
+    return _from_env_or_file(ACCOUNT_ID_ENV, ACCOUNT_ID_FILE_ENV)[0]
+
+
+def api_token_from_env() -> SecretStr | None:
+    """Token from ``CLOUDFLARE_API_TOKEN`` / ``CF_AI_API_TOKEN`` / ``CLOUDFLARE_API_TOKEN_FILE``."""
+    value = _from_env_or_file(API_TOKEN_ENV, API_TOKEN_FILE_ENV)[0]
+    return SecretStr(value) if value else None
+
+
 @dataclass(slots=True)
 class Credentials:
     """Resolved account id and token (token kept as ``SecretStr``)."""

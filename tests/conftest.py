@@ -1,0 +1,133 @@
+"""Test set-up shared by every suite: hermetic credentials, VCR cassettes, a loopback server.
+
+Cassette modes (``WORKERSAI_CASSETTES``):
+
+``replay`` (default)
+    Tests replay ``tests/cassettes``; nothing touches the network. Credentials are fixed
+    placeholders and ``CLOUDFLARE_BASE_URL`` is ignored, so a developer's environment
+    cannot leak into a run.
+``compose``
+    Cassettes are (re)written by recording against ``tests/compose`` — a loopback emulator
+    that answers in the documented Workers AI wire format. This is how the committed
+    cassettes were made (see ``tests/cassettes/README.md``).
+``live``
+    Cassettes are recorded against the real API with your ``CLOUDFLARE_ACCOUNT_ID`` and
+    ``CLOUDFLARE_API_TOKEN``:
+    ``WORKERSAI_CASSETTES=live pytest tests --record-mode=rewrite -m vcr``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from vcr import VCR
+
+from tests._cassettes import (
+    CASSETTES,
+    FilesystemPersister,
+    GzipYamlSerializer,
+    json_body_matcher,
+    scrub_request,
+    scrub_response,
+)
+from workersai import RetryPolicy
+from workersai.testing import WorkersAIServer
+
+MODE = os.environ.get("WORKERSAI_CASSETTES", "replay").lower()
+if MODE not in ("replay", "compose", "live"):
+    raise pytest.UsageError(f"WORKERSAI_CASSETTES must be replay, compose or live, not {MODE!r}")
+
+REPLAY_ACCOUNT_ID = "test-account"
+REPLAY_API_TOKEN = "test-token"
+_HERMETIC_UNSET = (
+    "CLOUDFLARE_BASE_URL",
+    "CLOUDFLARE_AI_GATEWAY",
+    "CF_ACCOUNT_ID",
+    "CF_AI_API_TOKEN",
+    "CLOUDFLARE_ACCOUNT_ID_FILE",
+    "CLOUDFLARE_API_TOKEN_FILE",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if MODE == "replay":
+        for name in _HERMETIC_UNSET:
+            os.environ.pop(name, None)
+        os.environ["CLOUDFLARE_ACCOUNT_ID"] = REPLAY_ACCOUNT_ID
+        os.environ["CLOUDFLARE_API_TOKEN"] = REPLAY_API_TOKEN
+    elif MODE == "live":
+        missing = [
+            n for n in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN") if not os.environ.get(n)
+        ]
+        if missing:
+            raise pytest.UsageError(f"WORKERSAI_CASSETTES=live needs {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session", autouse=MODE == "compose")
+def _compose_emulator() -> Iterator[WorkersAIServer | None]:
+    """In compose mode, every client in the session talks to the wire-format emulator."""
+    if MODE != "compose":
+        yield None
+        return
+    from tests.compose import handler
+
+    with WorkersAIServer(handler) as server:
+        saved = {
+            k: os.environ.get(k)
+            for k in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN")
+        }
+        os.environ["CLOUDFLARE_BASE_URL"] = server.base_url
+        os.environ["CLOUDFLARE_ACCOUNT_ID"] = "0123456789abcdef0123456789abcdef"
+        os.environ["CLOUDFLARE_API_TOKEN"] = "composed-token-not-a-secret"
+        try:
+            yield server
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, Any]:
+    return {
+        # No "record_mode" here: the CLI decides (pytest-recording's default is "none", so a
+        # missing or mismatched cassette fails instead of going live).
+        "cassette_library_dir": str(CASSETTES),
+        "serializer": "yaml.gz",
+        "path_transformer": VCR.ensure_suffix(".yaml.gz"),
+        "match_on": ["method", "uri", "json_body"],
+        "before_record_request": scrub_request,
+        "before_record_response": scrub_response,
+        "decode_compressed_response": True,
+        "allow_playback_repeats": True,
+        "ignore_hosts": ["api.smith.langchain.com"],
+    }
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
+    vcr.register_persister(FilesystemPersister())
+    vcr.register_serializer("yaml.gz", GzipYamlSerializer())
+    vcr.register_matcher("json_body", json_body_matcher)
+
+
+# -- shared fixtures ---------------------------------------------------------------------
+
+FAST_RETRIES = RetryPolicy(initial_delay=0.001, max_delay=0.01, max_retry_after=5.0)
+
+
+@pytest.fixture
+def server() -> Iterator[WorkersAIServer]:
+    """A scripted loopback Workers AI server (see ``workersai.testing``)."""
+    with WorkersAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fast_retries() -> RetryPolicy:
+    """Backoff short enough for tests (retry counts are still real)."""
+    return FAST_RETRIES
