@@ -55,7 +55,11 @@ def _twin(cls: type[core.WorkersAIError], lc_base: type[lc.ModelError]) -> type[
         twin = _TWINS[(cls, lc_base)] = type(
             cls.__name__,
             (cls, lc_base),
-            {"__module__": cls.__module__, "__doc__": cls.__doc__, "__qualname__": cls.__qualname__},
+            {
+                "__module__": cls.__module__,
+                "__doc__": cls.__doc__,
+                "__qualname__": cls.__qualname__,
+            },
         )
     return twin
 
