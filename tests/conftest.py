@@ -109,6 +109,16 @@ def vcr_config() -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    """``<TestClass>.<test>`` for test classes (the langchain-tests convention),
+    ``<module>.<test>`` for plain functions, so names never collide across files."""
+    name = request.node.name.replace("/", "-")
+    if request.cls is not None:
+        return f"{request.cls.__name__}.{name}"
+    return f"{request.module.__name__.rsplit('.', 1)[-1]}.{name}"
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     vcr.register_persister(FilesystemPersister())
     vcr.register_serializer("yaml.gz", GzipYamlSerializer())
