@@ -125,6 +125,18 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
     vcr.register_matcher("json_body", json_body_matcher)
 
 
+# -- loopback servers ----------------------------------------------------------------------
+
+#: Lets a test reach servers on 127.0.0.1 and nothing else, even under --disable-socket.
+LOOPBACK = pytest.mark.allow_hosts(["127.0.0.1"])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(LOOPBACK)
+
+
 # -- shared fixtures ---------------------------------------------------------------------
 
 FAST_RETRIES = RetryPolicy(initial_delay=0.001, max_delay=0.01, max_retry_after=5.0)

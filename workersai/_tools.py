@@ -10,6 +10,7 @@ declared types here, once, for every adapter.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -310,6 +311,18 @@ def tool_call_from_wire(
     )
 
 
+def _first_json_value(text: str) -> Any:
+    """The first JSON object or array embedded in prose (``Sure: {...} done``), or ``None``."""
+    decoder = json.JSONDecoder()
+    for index, char in enumerate(text):
+        if char in "{[":
+            try:
+                return decoder.raw_decode(text, index)[0]
+            except ValueError:
+                continue
+    return None
+
+
 def salvage_tool_calls(
     text: str,
     schemas: Mapping[str, Mapping[str, Any]],
@@ -327,16 +340,13 @@ def salvage_tool_calls(
     fenced = _CODE_FENCE.match(stripped)
     if fenced:
         stripped = fenced.group(1)
-    if not stripped or stripped[0] not in "[{":
-        if not forced:
-            return []
-        start = min((i for i in (stripped.find("{"), stripped.find("[")) if i >= 0), default=-1)
-        if start < 0:
-            return []
-        stripped = stripped[start:]
     try:
-        value = _json.loads(stripped)
+        value = _json.loads(stripped) if stripped[:1] in ("{", "[") else None
     except ValueError:
+        value = None
+    if value is None and forced:
+        value = _first_json_value(stripped)
+    if value is None:
         return []
     items = value if isinstance(value, list) else [value]
     calls: list[ToolCall] = []

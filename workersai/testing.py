@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -269,6 +270,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, owner: WorkersAIServer, address: tuple[str, int]) -> None:
         self.owner = owner
         super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or was cut off leaves a broken pipe behind: expected here.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class WorkersAIServer:
