@@ -313,7 +313,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
 
 # "AiError: 5006: Error: ..." / "InferenceUpstreamError: 3040: ..." — codes inside messages.
 _EMBEDDED_CODE = re.compile(r"^(?:[A-Za-z]+Error:\s*)?(\d{4,5}):\s")
-_FIELD_POINTER = re.compile(r"at '(/[^']*)'")
+_FIELD_POINTER = re.compile(r"(?:at|of) '(/[^']*)'")
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 
@@ -405,6 +405,11 @@ def _hint(
         )
     if 5007 in codes or 3042 in codes:
         return f"Workers AI does not know the model '{model_name}'." + _suggestions(model)
+    if 2009 in codes:
+        return (
+            "This AI Gateway is authenticated: pass its token as "
+            "GatewayOptions(id=..., authorization='<gateway token>')."
+        )
     if 10000 in codes or cls is AuthenticationError:
         return _TOKEN_HELP
     if 5016 in codes:
@@ -439,11 +444,6 @@ def _hint(
     if 3006 in codes or cls is RequestTooLargeError:
         return (
             "The request is too large: send fewer texts per request or a smaller image/audio file."
-        )
-    if 2009 in codes:
-        return (
-            "This AI Gateway is authenticated: pass its token as "
-            "GatewayOptions(id=..., authorization='<gateway token>')."
         )
     if 7001 in codes:
         return "That endpoint does not exist for this method; use /ai/models/search to list models."

@@ -56,7 +56,11 @@ def test_classic_response_with_usage(server: WorkersAIServer, client: WorkersAI)
     result = client.chat(LLAMA, USER)
     assert result.text == "Sunny, 21°C."
     assert result.usage is not None
-    assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.total_tokens) == (12, 5, 17)
+    assert (
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.usage.total_tokens,
+    ) == (12, 5, 17)
     assert result.usage.cached_tokens == 8
     assert result.finish_reason == "stop"
     assert result.tool_calls == []
@@ -72,7 +76,11 @@ def test_bare_string_result(server: WorkersAIServer, client: WorkersAI) -> None:
 @pytest.mark.parametrize(
     ("response", "text", "parsed"),
     [
-        ({"name": "India", "capital": "New Delhi"}, '{"name":"India","capital":"New Delhi"}', {"name": "India", "capital": "New Delhi"}),
+        (
+            {"name": "India", "capital": "New Delhi"},
+            '{"name":"India","capital":"New Delhi"}',
+            {"name": "India", "capital": "New Delhi"},
+        ),
         (42, "42", 42),
         (None, "", None),
     ],
@@ -87,7 +95,9 @@ def test_response_object_number_and_null(
     assert result.parsed == parsed
 
 
-def test_legacy_tool_calls_without_id_and_string_values(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_legacy_tool_calls_without_id_and_string_values(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     # §3.2.2: response null, no id, argument values as strings (even JSON-encoded lists)
     server.enqueue(
         Reply.result(
@@ -127,9 +137,13 @@ def test_legacy_tool_calls_without_id_and_string_values(server: WorkersAIServer,
     assert result.text == ""
 
 
-def test_legacy_tool_call_without_a_schema_keeps_values(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_legacy_tool_call_without_a_schema_keeps_values(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     # No tool schema known: nothing to coerce against, values stay as sent.
-    server.enqueue(Reply.result({"response": None, "tool_calls": [{"name": "f", "arguments": {"n": "4"}}]}))
+    server.enqueue(
+        Reply.result({"response": None, "tool_calls": [{"name": "f", "arguments": {"n": "4"}}]})
+    )
     [call] = client.chat(LLAMA, USER).tool_calls
     assert call.arguments == {"n": "4"}
 
@@ -144,7 +158,10 @@ def test_openai_tool_calls_inside_native_result(server: WorkersAIServer, client:
                     {
                         "id": "chatcmpl-tool-4d6e8f0a1b2c3d4e5f60718293a4b5c6",
                         "type": "function",
-                        "function": {"name": "get_weather", "arguments": '{"latitude": 51.5, "longitude": -0.12}'},
+                        "function": {
+                            "name": "get_weather",
+                            "arguments": '{"latitude": 51.5, "longitude": -0.12}',
+                        },
                     }
                 ],
             }
@@ -162,20 +179,39 @@ def test_llama4_scout_arguments_as_object(server: WorkersAIServer, client: Worke
             {
                 "response": "",
                 "tool_calls": [
-                    {"id": "call_a1", "type": "function", "function": {"name": "get_weather", "arguments": {"latitude": 1, "longitude": 2}}}
+                    {
+                        "id": "call_a1",
+                        "type": "function",
+                        "function": {
+                            "name": "get_weather",
+                            "arguments": {"latitude": 1, "longitude": 2},
+                        },
+                    }
                 ],
             }
         )
     )
-    [call] = client.chat("@cf/meta/llama-4-scout-17b-16e-instruct", USER, tools=[WEATHER_TOOL]).tool_calls
+    [call] = client.chat(
+        "@cf/meta/llama-4-scout-17b-16e-instruct", USER, tools=[WEATHER_TOOL]
+    ).tool_calls
     assert call.arguments == {"latitude": 1, "longitude": 2}
     assert json.loads(call.raw_arguments) == {"latitude": 1, "longitude": 2}
 
 
-def test_invalid_arguments_become_invalid_tool_calls(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_invalid_arguments_become_invalid_tool_calls(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     server.enqueue(
         Reply.result(
-            {"tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"latitude": 51.5,'}}]}
+            {
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"latitude": 51.5,'},
+                    }
+                ]
+            }
         )
     )
     result = client.chat(LLAMA, USER, tools=[WEATHER_TOOL])
@@ -184,7 +220,9 @@ def test_invalid_arguments_become_invalid_tool_calls(server: WorkersAIServer, cl
     assert bad.name == "get_weather" and bad.raw_arguments == '{"latitude": 51.5,' and bad.error
 
 
-def test_openai_chat_completion_on_ai_run_with_reasoning(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_openai_chat_completion_on_ai_run_with_reasoning(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     # §3.2.5: gpt-oss returns a chat.completion object on /ai/run
     server.enqueue(
         Reply.result(
@@ -196,7 +234,11 @@ def test_openai_chat_completion_on_ai_run_with_reasoning(server: WorkersAIServer
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "4", "reasoning_content": "2+2 is 4."},
+                        "message": {
+                            "role": "assistant",
+                            "content": "4",
+                            "reasoning_content": "2+2 is 4.",
+                        },
                         "finish_reason": "stop",
                     }
                 ],
@@ -210,11 +252,18 @@ def test_openai_chat_completion_on_ai_run_with_reasoning(server: WorkersAIServer
         )
     )
     result = client.chat("@cf/openai/gpt-oss-20b", [{"role": "user", "content": "2+2?"}])
-    assert (result.text, result.reasoning, result.id, result.model) == ("4", "2+2 is 4.", "chatcmpl-abc", "@cf/openai/gpt-oss-20b")
+    assert (result.text, result.reasoning, result.id, result.model) == (
+        "4",
+        "2+2 is 4.",
+        "chatcmpl-abc",
+        "@cf/openai/gpt-oss-20b",
+    )
     assert result.usage is not None and result.usage.reasoning_tokens == 15
 
 
-def test_openai_compatible_endpoint_has_no_envelope(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_openai_compatible_endpoint_has_no_envelope(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     # §1.3: /ai/v1/chat/completions answers a plain OpenAI object
     server.enqueue(
         Reply.json(
@@ -228,7 +277,16 @@ def test_openai_compatible_endpoint_has_no_envelope(server: WorkersAIServer, cli
                         "message": {
                             "role": "assistant",
                             "content": None,
-                            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"latitude\":1,\"longitude\":2}"}}],
+                            "tool_calls": [
+                                {
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {
+                                        "name": "get_weather",
+                                        "arguments": '{"latitude":1,"longitude":2}',
+                                    },
+                                }
+                            ],
                         },
                         "finish_reason": "stop",
                     }
@@ -237,7 +295,13 @@ def test_openai_compatible_endpoint_has_no_envelope(server: WorkersAIServer, cli
             }
         )
     )
-    result = client.chat("@cf/meta/llama-3.1-8b-instruct", USER, endpoint="openai", tools=[WEATHER_TOOL], tool_choice="any")
+    result = client.chat(
+        "@cf/meta/llama-3.1-8b-instruct",
+        USER,
+        endpoint="openai",
+        tools=[WEATHER_TOOL],
+        tool_choice="any",
+    )
     request = server.requests[0]
     assert request.path == "/client/v4/accounts/acct/ai/v1/chat/completions"
     assert request.json()["model"] == "@cf/meta/llama-3.1-8b-instruct"
@@ -247,7 +311,9 @@ def test_openai_compatible_endpoint_has_no_envelope(server: WorkersAIServer, cli
     assert result.tool_calls[0].arguments == {"latitude": 1, "longitude": 2}
 
 
-def test_gpt_oss_forced_tool_call_leaked_as_text_is_salvaged(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_gpt_oss_forced_tool_call_leaked_as_text_is_salvaged(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     # §3.2.8 / cloudflare/ai#560: forced call comes back as JSON text, empty tool_calls, stop
     server.enqueue(
         Reply.result(
@@ -255,27 +321,42 @@ def test_gpt_oss_forced_tool_call_leaked_as_text_is_salvaged(server: WorkersAISe
                 "object": "chat.completion",
                 "choices": [
                     {
-                        "message": {"role": "assistant", "content": '{"name":"get_weather","arguments":{"latitude":"48.85","longitude":2.35}}', "tool_calls": []},
+                        "message": {
+                            "role": "assistant",
+                            "content": '{"name":"get_weather","arguments":{"latitude":"48.85","longitude":2.35}}',
+                            "tool_calls": [],
+                        },
                         "finish_reason": "stop",
                     }
                 ],
             }
         )
     )
-    result = client.chat("@cf/openai/gpt-oss-120b", USER, tools=[WEATHER_TOOL], tool_choice="get_weather")
-    assert server.requests[0].json()["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    result = client.chat(
+        "@cf/openai/gpt-oss-120b", USER, tools=[WEATHER_TOOL], tool_choice="get_weather"
+    )
+    assert server.requests[0].json()["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "get_weather"},
+    }
     [call] = result.tool_calls
     assert call.arguments == {"latitude": 48.85, "longitude": 2.35}
     assert result.text == "" and result.finish_reason == "tool_calls"
 
 
-def test_forced_tool_bare_arguments_and_code_fences_are_salvaged(server: WorkersAIServer, client: WorkersAI) -> None:
-    server.enqueue(Reply.result({"response": 'Sure:\n```json\n{"latitude": 1, "longitude": 2}\n```'}))
+def test_forced_tool_bare_arguments_and_code_fences_are_salvaged(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
+    server.enqueue(
+        Reply.result({"response": 'Sure:\n```json\n{"latitude": 1, "longitude": 2}\n```'})
+    )
     result = client.chat(LLAMA, USER, tools=[WEATHER_TOOL], tool_choice="get_weather")
     assert [c.arguments for c in result.tool_calls] == [{"latitude": 1, "longitude": 2}]
 
 
-def test_prose_mentioning_json_is_not_a_tool_call_when_nothing_was_forced(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_prose_mentioning_json_is_not_a_tool_call_when_nothing_was_forced(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     text = 'The API returns {"latitude": 1} for London.'
     server.enqueue(Reply.result({"response": text}))
     result = client.chat(LLAMA, USER, tools=[WEATHER_TOOL])
@@ -284,12 +365,20 @@ def test_prose_mentioning_json_is_not_a_tool_call_when_nothing_was_forced(server
 
 def test_llama_parameters_key_is_accepted(server: WorkersAIServer, client: WorkersAI) -> None:
     # §3.2.8: Llama sometimes writes {"name": ..., "parameters": {...}} as the whole answer
-    server.enqueue(Reply.result({"response": '{"name": "get_weather", "parameters": {"latitude": "1", "longitude": "2"}}'}))
+    server.enqueue(
+        Reply.result(
+            {
+                "response": '{"name": "get_weather", "parameters": {"latitude": "1", "longitude": "2"}}'
+            }
+        )
+    )
     [call] = client.chat(LLAMA, USER, tools=[WEATHER_TOOL]).tool_calls
     assert call.arguments == {"latitude": 1, "longitude": 2}
 
 
-def test_kimi_turn_scoped_ids_are_unique_and_restored_on_the_wire(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_kimi_turn_scoped_ids_are_unique_and_restored_on_the_wire(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     # cloudflare/ai#526: "functions.get_weather:0" repeats every turn
     kimi = "@cf/moonshotai/kimi-k2.6"
     answer = {
@@ -299,7 +388,16 @@ def test_kimi_turn_scoped_ids_are_unique_and_restored_on_the_wire(server: Worker
                 "message": {
                     "role": "assistant",
                     "content": "",
-                    "tool_calls": [{"id": "functions.get_weather:0", "type": "function", "function": {"name": "get_weather", "arguments": '{"latitude":1,"longitude":2}'}}],
+                    "tool_calls": [
+                        {
+                            "id": "functions.get_weather:0",
+                            "type": "function",
+                            "function": {
+                                "name": "get_weather",
+                                "arguments": '{"latitude":1,"longitude":2}',
+                            },
+                        }
+                    ],
                 },
                 "finish_reason": "tool_calls",
             }
@@ -312,7 +410,17 @@ def test_kimi_turn_scoped_ids_are_unique_and_restored_on_the_wire(server: Worker
     assert first.id.startswith("functions.get_weather:0")
     history = [
         *USER,
-        {"role": "assistant", "content": None, "tool_calls": [{"id": first.id, "type": "function", "function": {"name": "get_weather", "arguments": first.raw_arguments}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": first.id,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": first.raw_arguments},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": first.id, "content": "sunny"},
     ]
     client.chat(kimi, history, tools=[WEATHER_TOOL])
@@ -320,9 +428,19 @@ def test_kimi_turn_scoped_ids_are_unique_and_restored_on_the_wire(server: Worker
     assert sent[1] == {
         "role": "assistant",
         "content": "",  # §2.3: null content is rejected
-        "tool_calls": [{"id": "functions.get_weather:0", "type": "function", "function": {"name": "get_weather", "arguments": '{"latitude":1,"longitude":2}'}}],
+        "tool_calls": [
+            {
+                "id": "functions.get_weather:0",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"latitude":1,"longitude":2}'},
+            }
+        ],
     }
-    assert sent[2] == {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"}
+    assert sent[2] == {
+        "role": "tool",
+        "tool_call_id": "functions.get_weather:0",
+        "content": "sunny",
+    }
 
 
 def test_responses_api_object(server: WorkersAIServer, client: WorkersAI) -> None:
@@ -333,8 +451,14 @@ def test_responses_api_object(server: WorkersAIServer, client: WorkersAI) -> Non
                 "id": "resp_1",
                 "object": "response",
                 "output": [
-                    {"type": "reasoning", "content": [{"type": "reasoning_text", "text": "thinking"}]},
-                    {"type": "message", "content": [{"type": "output_text", "text": "Open source is great."}]},
+                    {
+                        "type": "reasoning",
+                        "content": [{"type": "reasoning_text", "text": "thinking"}],
+                    },
+                    {
+                        "type": "message",
+                        "content": [{"type": "output_text", "text": "Open source is great."}],
+                    },
                 ],
                 "usage": {"input_tokens": 9, "output_tokens": 6, "total_tokens": 15},
             }
@@ -345,26 +469,60 @@ def test_responses_api_object(server: WorkersAIServer, client: WorkersAI) -> Non
     assert result.usage is not None and result.usage.prompt_tokens == 9
 
 
-@pytest.mark.parametrize(("reported", "expected"), [("model_length", "length"), ("length", "length"), ("tool_calls", "tool_calls"), ("eos", "stop")])
-def test_finish_reasons_are_normalised(server: WorkersAIServer, client: WorkersAI, reported: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ("model_length", "length"),
+        ("length", "length"),
+        ("tool_calls", "tool_calls"),
+        ("eos", "stop"),
+    ],
+)
+def test_finish_reasons_are_normalised(
+    server: WorkersAIServer, client: WorkersAI, reported: str, expected: str
+) -> None:
     server.enqueue(Reply.result({"response": "x", "finish_reason": reported}))
     assert client.chat(LLAMA, USER).finish_reason == expected
 
 
-def test_length_is_inferred_when_completion_hits_max_tokens(server: WorkersAIServer, client: WorkersAI) -> None:
-    server.enqueue(Reply.result({"response": "a b c", "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}))
+def test_length_is_inferred_when_completion_hits_max_tokens(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
+    server.enqueue(
+        Reply.result(
+            {
+                "response": "a b c",
+                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+            }
+        )
+    )
     assert client.chat(LLAMA, USER, max_tokens=3).finish_reason == "length"
 
 
 def test_gateway_cache_status_is_surfaced(server: WorkersAIServer, client: WorkersAI) -> None:
-    server.enqueue(Reply.result({"response": "cached"}, headers={"cf-aig-cache-status": "HIT", "cf-aig-log-id": "log-1"}))
+    server.enqueue(
+        Reply.result(
+            {"response": "cached"}, headers={"cf-aig-cache-status": "HIT", "cf-aig-log-id": "log-1"}
+        )
+    )
     assert client.chat(LLAMA, USER).gateway == {"cache_status": "HIT", "log_id": "log-1"}
 
 
-def test_success_false_with_http_200_is_an_error(server: WorkersAIServer, client: WorkersAI) -> None:
+def test_success_false_with_http_200_is_an_error(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
     from workersai import APIError
 
-    server.enqueue(Reply.json({"result": None, "success": False, "errors": [{"code": 5006, "message": "AiError: Bad input"}], "messages": []}))
+    server.enqueue(
+        Reply.json(
+            {
+                "result": None,
+                "success": False,
+                "errors": [{"code": 5006, "message": "AiError: Bad input"}],
+                "messages": [],
+            }
+        )
+    )
     with pytest.raises(APIError) as info:
         client.chat(LLAMA, USER)
     assert info.value.code == 5006

@@ -83,7 +83,9 @@ _text = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n")
 _payloads = st.lists(
     st.one_of(
         st.dictionaries(
-            st.sampled_from(["response", "p", "usage"]), st.text(alphabet=_text, max_size=20), max_size=3
+            st.sampled_from(["response", "p", "usage"]),
+            st.text(alphabet=_text, max_size=20),
+            max_size=3,
         ).map(lambda d: json.dumps(d, ensure_ascii=False)),
         st.text(alphabet=_text, max_size=30),
     ),
@@ -98,7 +100,9 @@ def _stream(payloads: list[str], eol: str) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(payloads=_payloads, eol=st.sampled_from(["\n", "\r\n", "\r"]), data=st.data())
-def test_any_split_of_a_valid_stream_gives_the_same_events(payloads: list[str], eol: str, data: st.DataObject) -> None:
+def test_any_split_of_a_valid_stream_gives_the_same_events(
+    payloads: list[str], eol: str, data: st.DataObject
+) -> None:
     body = _stream(payloads, eol)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(body)), max_size=20)))
     chunks = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]

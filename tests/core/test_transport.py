@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import LOOPBACK
 from workersai import (
     APIConnectionError,
     APITimeoutError,
@@ -24,8 +25,6 @@ from workersai import (
 )
 from workersai._transport import DEFAULT_TIMEOUT, parse_retry_after
 from workersai.testing import Reply, WorkersAIServer
-
-from ..conftest import LOOPBACK
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
 USER = [{"role": "user", "content": "hi"}]
@@ -65,16 +64,34 @@ def test_retryable_failures_are_retried_and_success_is_final(
 @pytest.mark.parametrize(
     ("failure", "error"),
     [
-        (Reply.error(429, 3036, "You have used up your daily free allocation of 10,000 neurons."), DailyLimitExceededError),
-        (Reply.error(400, 5006, "AiError: Bad input: Error: oneOf at '/' not met"), BadRequestError),
+        (
+            Reply.error(
+                429, 3036, "You have used up your daily free allocation of 10,000 neurons."
+            ),
+            DailyLimitExceededError,
+        ),
+        (
+            Reply.error(400, 5006, "AiError: Bad input: Error: oneOf at '/' not met"),
+            BadRequestError,
+        ),
         (Reply.error(401, 10000, "Authentication error"), None),
-        (Reply.error(404, 7003, "Could not route to /client/v4/accounts/acct/ai/run/x, perhaps your object identifier is invalid?"), None),
+        (
+            Reply.error(
+                404,
+                7003,
+                "Could not route to /client/v4/accounts/acct/ai/run/x, perhaps your object identifier is invalid?",
+            ),
+            None,
+        ),
         (Reply.error(413, 3006, "Request is too large"), None),
     ],
     ids=["3036", "5006", "10000", "7003", "3006"],
 )
 def test_non_retryable_errors_are_sent_once(
-    server: WorkersAIServer, fast_retries: RetryPolicy, failure: Reply, error: type[Exception] | None
+    server: WorkersAIServer,
+    fast_retries: RetryPolicy,
+    failure: Reply,
+    error: type[Exception] | None,
 ) -> None:
     server.enqueue(failure, OK)
     with pytest.raises(error or Exception) as info:
@@ -110,13 +127,17 @@ def test_retry_after_is_honoured(server: WorkersAIServer) -> None:
 
 def test_retry_after_ms_wins_over_retry_after(server: WorkersAIServer) -> None:
     policy = RetryPolicy(initial_delay=0.0, max_delay=0.0)
-    server.enqueue(Reply.error(*CAPACITY, headers={"retry-after-ms": "250", "Retry-After": "30"}), OK)
+    server.enqueue(
+        Reply.error(*CAPACITY, headers={"retry-after-ms": "250", "Retry-After": "30"}), OK
+    )
     start = time.monotonic()
     _client(server, policy).chat(LLAMA, USER)
     assert 0.25 <= time.monotonic() - start < 5
 
 
-def test_retry_after_beyond_the_cap_is_not_retried(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_retry_after_beyond_the_cap_is_not_retried(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     server.enqueue(Reply.error(*CAPACITY, headers={"Retry-After": "3600"}), OK)
     with pytest.raises(RateLimitError) as info:
         _client(server, fast_retries).chat(LLAMA, USER)
@@ -124,13 +145,17 @@ def test_retry_after_beyond_the_cap_is_not_retried(server: WorkersAIServer, fast
     assert len(server.requests) == 1
 
 
-def test_x_should_retry_true_retries_a_400(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_x_should_retry_true_retries_a_400(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     server.enqueue(Reply.error(400, None, "try again", headers={"x-should-retry": "true"}), OK)
     assert _client(server, fast_retries).chat(LLAMA, USER).text == "ok"
     assert len(server.requests) == 2
 
 
-def test_x_should_retry_false_stops_a_503(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_x_should_retry_false_stops_a_503(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     server.enqueue(Reply(503, {"x-should-retry": "false", "content-type": "text/plain"}, b"no"), OK)
     with pytest.raises(InternalServerError):
         _client(server, fast_retries).chat(LLAMA, USER)
@@ -155,7 +180,9 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         assert max(delays) - min(delays) > 0  # jittered
 
 
-def test_read_timeout_is_retried_then_raised(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_read_timeout_is_retried_then_raised(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     server.enqueue(Reply.stall(1.0), Reply.stall(1.0))
     client = _client(server, fast_retries, timeout=0.2, max_retries=1)
     start = time.monotonic()
@@ -165,7 +192,9 @@ def test_read_timeout_is_retried_then_raised(server: WorkersAIServer, fast_retri
     assert len(server.requests) == 2 and info.value.retries_taken == 1
 
 
-def test_per_call_timeout_overrides_the_client_default(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_per_call_timeout_overrides_the_client_default(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     server.enqueue(Reply.stall(0.6))
     client = _client(server, fast_retries, timeout=0.1, max_retries=0)
     assert client.chat(LLAMA, USER, timeout=3).text == "late"
@@ -190,7 +219,9 @@ def test_connection_refused_is_a_connection_error(fast_retries: RetryPolicy) -> 
     assert isinstance(info.value.__cause__, httpx.ConnectError)
 
 
-def test_user_supplied_http_client_is_used_and_not_closed(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_user_supplied_http_client_is_used_and_not_closed(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     seen = []
     http = httpx.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     server.enqueue(OK)
@@ -223,7 +254,9 @@ async def test_async_retries_match_sync(server: WorkersAIServer, fast_retries: R
     await client.aclose()
 
 
-def test_async_client_survives_several_event_loops(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
+def test_async_client_survives_several_event_loops(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
     # langchain-ai/langchain#35783: one AsyncClient reused across asyncio.run() calls fails with
     # "Event loop is closed" once the server keeps connections alive.
     client = AsyncWorkersAI("acct", "tok", base_url=server.base_url, retry_policy=fast_retries)
@@ -235,7 +268,14 @@ def test_async_client_survives_several_event_loops(server: WorkersAIServer, fast
 
 async def test_async_timeout(server: WorkersAIServer, fast_retries: RetryPolicy) -> None:
     server.enqueue(Reply.stall(1.0))
-    client = AsyncWorkersAI("acct", "tok", base_url=server.base_url, retry_policy=fast_retries, timeout=0.2, max_retries=0)
+    client = AsyncWorkersAI(
+        "acct",
+        "tok",
+        base_url=server.base_url,
+        retry_policy=fast_retries,
+        timeout=0.2,
+        max_retries=0,
+    )
     with pytest.raises(APITimeoutError):
         await client.chat(LLAMA, USER)
     await client.aclose()
