@@ -104,7 +104,9 @@ def vcr_config() -> dict[str, Any]:
         "before_record_request": scrub_request,
         "before_record_response": scrub_response,
         "decode_compressed_response": True,
-        "allow_playback_repeats": True,
+        # Each recorded answer plays once, in order: a retried request (429 then 200) or the same
+        # prompt sent twice must get the answers it got when recorded, not the first one again.
+        "allow_playback_repeats": False,
         "ignore_hosts": ["api.smith.langchain.com"],
     }
 
