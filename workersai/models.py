@@ -16,6 +16,7 @@ import difflib
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -220,6 +221,8 @@ class ModelCatalog:
         self._models: dict[str, ModelInfo] = {m.id: m for m in models}
         self._short_index: dict[str, str] | None = None
         self.as_of = as_of
+        #: When live data from ``list_models()`` last refreshed the table (UTC), if ever.
+        self.refreshed_at: datetime | None = None
 
     def __len__(self) -> int:
         return len(self._models)
@@ -292,6 +295,7 @@ class ModelCatalog:
                     info = _merge_live(old, info)
                 self._models[info.id] = info
             self._short_index = None
+            self.refreshed_at = datetime.now(timezone.utc)
 
     def _resolve_short(self, name: str) -> str | None:
         index = self._short_index
