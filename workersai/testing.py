@@ -27,6 +27,7 @@ that end without ``[DONE]`` or are cut, and malformed SSE lines.
 from __future__ import annotations
 
 import json
+import random
 import socket
 import struct
 import sys
@@ -39,7 +40,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["RecordedRequest", "Reply", "WorkersAIServer", "envelope", "sse_body"]
+__all__ = [
+    "FAULTS",
+    "FaultStorm",
+    "RecordedRequest",
+    "Reply",
+    "WorkersAIServer",
+    "envelope",
+    "sse_body",
+]
 
 
 def envelope(result: Any = None, *, errors: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -345,3 +354,101 @@ class WorkersAIServer:
         if self.handler is not None:
             return self.handler(request)
         return Reply.error(599, None, f"no scripted reply for {request.method} {request.path}")
+
+
+# --------------------------------------------------------------------------------------
+# Fault storms
+# --------------------------------------------------------------------------------------
+
+#: Faults a :class:`FaultStorm` injects, by name. ``*_after_events`` only apply to streams.
+FAULTS: dict[str, Callable[[], Reply]] = {
+    "429": lambda: Reply.error(429, None, "Rate limited.", headers={"Retry-After": "0"}),
+    "3040": lambda: Reply.error(429, 3040, "Capacity temporarily exceeded, please try again."),
+    "3036": lambda: Reply.error(
+        429, 3036, "You have used up your daily free allocation of 10,000 neurons."
+    ),
+    "500": lambda: Reply.html(500, "<html><body>Internal Server Error</body></html>"),
+    "502": lambda: Reply.html(502),
+    "503": lambda: Reply.html(503, "<html><body>Service Unavailable</body></html>"),
+    "reset": Reply.connection_reset,
+    "reset_mid_body": Reply.reset_mid_body,
+}
+STREAM_FAULTS: dict[str, Callable[[list[Any]], Reply]] = {
+    "truncated_after_events": lambda events: Reply.sse(events[:1], done=False),
+    "cut_after_events": lambda events: Reply.sse(events, cut_after_chunks=1),
+    "malformed_event": lambda events: Reply.raw_sse(
+        sse_body(events[:1], done=False) + b'data: {"response": "bro\n\ndata: [DONE]\n\n'
+    ),
+}
+
+
+class FaultStorm:
+    """A handler that answers like Workers AI and injects faults, reproducibly.
+
+    Each logical request is identified by ``key(request)`` (by default its body). For every
+    attempt, a seeded random draw picks a fault with probability ``fault_rate``; ``stall``
+    answers after ``stall_seconds`` (past a client's timeout). ``answer(request)`` builds the
+    correct reply; for streams return ``Reply.sse(events)`` and the stream faults reuse the
+    events. Afterwards :attr:`log` tells, per key, what each attempt got — so a test can
+    check every call ended with the right answer or the right typed error, and that nothing
+    was re-sent after a success (:attr:`resent_after_success`).
+    """
+
+    def __init__(
+        self,
+        answer: Callable[[RecordedRequest], Reply],
+        *,
+        seed: int = 0,
+        fault_rate: float = 0.3,
+        faults: Sequence[str] = (*FAULTS, "stall"),
+        stream_faults: Sequence[str] = tuple(STREAM_FAULTS),
+        stall_seconds: float = 1.0,
+        key: Callable[[RecordedRequest], str] | None = None,
+    ) -> None:
+        self.answer = answer
+        self.seed = seed
+        self.fault_rate = fault_rate
+        self.faults = list(faults)
+        self.stream_faults = list(stream_faults)
+        self.stall_seconds = stall_seconds
+        self.key = key or (lambda request: request.body.decode("utf-8", "replace"))
+        self.log: dict[str, list[str]] = {}
+        self.resent_after_success: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        key = self.key(request)
+        with self._lock:
+            attempts = self.log.setdefault(key, [])
+            if attempts and attempts[-1] == "ok":
+                self.resent_after_success.append(key)
+            attempt = len(attempts)
+        rng = random.Random(f"{self.seed}:{key}:{attempt}")
+        reply = self.answer(request)
+        outcome, served = "ok", reply
+        if rng.random() < self.fault_rate:
+            is_stream = (
+                reply.chunks is not None
+                and reply.headers.get("content-type") == "text/event-stream"
+            )
+            choices = self.faults + (self.stream_faults if is_stream else [])
+            outcome = rng.choice(choices)
+            if outcome == "stall":
+                served = Reply(reply.status, dict(reply.headers), reply.body, reply.chunks)
+                served.delay = self.stall_seconds
+            elif outcome in FAULTS:
+                served = FAULTS[outcome]()
+            else:
+                served = STREAM_FAULTS[outcome](self._events(reply))
+        with self._lock:
+            self.log[key].append(outcome)
+        return served
+
+    @staticmethod
+    def _events(reply: Reply) -> list[Any]:
+        events = []
+        for chunk in reply.chunks or []:
+            for line in chunk.decode("utf-8").splitlines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    events.append(line[6:])
+        return events
