@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import LOOPBACK
 from workersai import (
     APIConnectionError,
     APITimeoutError,
@@ -35,7 +36,6 @@ from workersai import (
     WorkersAIError,
 )
 from workersai.testing import FaultStorm, RecordedRequest, Reply, WorkersAIServer
-from tests.conftest import LOOPBACK
 
 pytestmark = [
     LOOPBACK,
