@@ -12,6 +12,7 @@ from workersai._client import AsyncChatStream, AsyncWorkersAI, ChatStream, Multi
 from workersai._config import GatewayOptions
 from workersai._transport import RetryPolicy
 from workersai._version import __version__
+from workersai.audio import AudioResult, Segment, Transcript, Word
 from workersai.batch import BatchItem, BatchJob, BatchTimeoutError
 from workersai.errors import (
     APIConnectionError,
@@ -40,6 +41,7 @@ from workersai.errors import (
     UnsupportedFeatureError,
     WorkersAIError,
 )
+from workersai.images import ImageResult
 from workersai.models import ModelInfo, get_catalog, get_model_info, resolve_model
 from workersai.responses import (
     ChatChunk,
@@ -49,28 +51,35 @@ from workersai.responses import (
     ToolCallChunk,
     Usage,
 )
+from workersai.tasks import TASKS, BoundingBox, DetectedObject, Label
 
 __all__ = [
+    "TASKS",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
     "AsyncChatStream",
     "AsyncWorkersAI",
+    "AudioResult",
     "AuthenticationError",
     "BadRequestError",
     "BatchItem",
     "BatchJob",
     "BatchTimeoutError",
+    "BoundingBox",
     "CapacityExceededError",
     "ChatChunk",
     "ChatResult",
     "ChatStream",
     "ConflictError",
     "DailyLimitExceededError",
+    "DetectedObject",
     "EmbeddingResult",
     "GatewayOptions",
+    "ImageResult",
     "InternalServerError",
     "InvalidInputError",
+    "Label",
     "LicenseAgreementRequiredError",
     "MissingCredentialsError",
     "ModelInfo",
@@ -84,13 +93,16 @@ __all__ = [
     "RequestTooLargeError",
     "RetryPolicy",
     "RouteNotFoundError",
+    "Segment",
     "StreamError",
     "StreamTruncatedError",
     "ToolCall",
     "ToolCallChunk",
+    "Transcript",
     "UnexpectedResponseError",
     "UnsupportedFeatureError",
     "Usage",
+    "Word",
     "WorkersAI",
     "WorkersAIError",
     "__version__",

@@ -12,7 +12,6 @@ import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -32,6 +31,7 @@ from workersai._embeddings import (
     build_embedding_request,
     parse_embedding_response,
 )
+from workersai._media import Multipart
 from workersai._transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -50,51 +50,13 @@ from workersai.errors import InvalidInputError, WorkersAIError, error_from_respo
 from workersai.models import ModelInfo, get_catalog, resolve_model, task_name
 from workersai.responses import ChatChunk, ChatResult, EmbeddingResult
 from workersai.schemas import validate_input
+from workersai.tasks import AsyncTaskMethods, TaskMethods
 
 __all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
 
 logger = logging.getLogger("workersai")
 
 _MAX_IMAGE_BYTES = 20 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Multipart:
-    """A ``multipart/form-data`` body (FLUX.2 models take their input this way).
-
-    Values are strings, bytes, or ``(filename, bytes, content_type)`` tuples for files.
-
-    Example:
-        >>> client.run("@cf/black-forest-labs/flux-2-klein-9b",
-        ...            Multipart({"prompt": "a sunset at the alps", "width": "1024"}))
-    """
-
-    fields: Mapping[str, str | bytes | tuple[str, bytes, str]]
-
-    def encode(self) -> tuple[bytes, str]:
-        """``(body, content_type)``, encoded once so retries re-send identical bytes."""
-        data: dict[str, str] = {}
-        files: dict[str, tuple[str, bytes, str]] = {}
-        for name, value in self.fields.items():
-            if isinstance(value, tuple):
-                files[name] = value
-            elif isinstance(value, bytes):
-                files[name] = (name, value, "application/octet-stream")
-            else:
-                data[name] = str(value)
-        request = httpx.Request("POST", "http://multipart.invalid", data=data, files=files or None)
-        body = request.read()
-        if not files:
-            # httpx encodes data-only forms as urlencoded; FLUX.2 needs multipart even then.
-            boundary = f"workersai-{time.time_ns():x}"
-            parts = [
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-                for name, value in data.items()
-            ]
-            return ("".join(parts) + f"--{boundary}--\r\n").encode(), (
-                f"multipart/form-data; boundary={boundary}"
-            )
-        return body, request.headers["content-type"]
 
 
 # --------------------------------------------------------------------------------------
@@ -535,7 +497,7 @@ def _chat_empty(result: ChatResult) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-class WorkersAI(_ClientBase):
+class WorkersAI(TaskMethods, _ClientBase):
     """Synchronous Workers AI client.
 
     Args:
@@ -911,7 +873,7 @@ class BatchAPI:
 # --------------------------------------------------------------------------------------
 
 
-class AsyncWorkersAI(_ClientBase):
+class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
     """Asynchronous Workers AI client; same arguments and methods as :class:`WorkersAI`.
 
     One ``httpx.AsyncClient`` is kept per event loop, so the object can be used from several

@@ -157,15 +157,17 @@ class TextClassificationInput(_Input):
 
 
 class TextToImageInput(_Input):
-    """Text-to-image (Stable Diffusion family ranges; Flux models are checked against their
-    own schema ranges from the catalog)."""
+    """Text-to-image, ranges every family shares. Each model's own ranges (num_steps ≤ 20
+    for Stable Diffusion, steps ≤ 8 for flux-1-schnell, 2–10 guidance for phoenix, ...) and
+    accepted fields come from the catalog (see :func:`workersai.images.build_image_request`)."""
 
-    prompt: str = Field(min_length=1, max_length=2048)
+    prompt: str = Field(min_length=1)
     negative_prompt: str | None = None
-    height: int | None = Field(default=None, ge=256, le=2048)
-    width: int | None = Field(default=None, ge=256, le=2048)
-    num_steps: int | None = Field(default=None, ge=1, le=20)
-    steps: int | None = Field(default=None, ge=1, le=50)
+    height: int | None = Field(default=None, ge=1)
+    width: int | None = Field(default=None, ge=1)
+    num_steps: int | None = Field(default=None, ge=1)
+    steps: int | None = Field(default=None, ge=1)
+    # Documented as 0-1 for the Stable Diffusion family (the schemas carry no bounds).
     strength: float | None = Field(default=None, ge=0, le=1)
     guidance: float | None = Field(default=None, ge=0)
     seed: int | None = Field(default=None, ge=0)
@@ -175,15 +177,22 @@ class TextToImageInput(_Input):
 
 
 class SpeechRecognitionInput(_Input):
-    """Whisper family: ``audio`` as uint8 list (whisper) or base64 (large-v3-turbo)."""
+    """Whisper family: ``audio`` as uint8 list (whisper) or base64 (large-v3-turbo).
+
+    Turbo's decoding options (wire reference §8.3) are typed; others pass through."""
 
     audio: list[int] | str | dict[str, Any]
     task: Literal["transcribe", "translate"] | None = None
-    language: str | None = None
+    language: str | None = Field(default=None, min_length=2)
     vad_filter: bool | None = None
     initial_prompt: str | None = None
     prefix: str | None = None
     beam_size: int | None = Field(default=None, ge=1)
+    condition_on_previous_text: bool | None = None
+    no_speech_threshold: float | None = Field(default=None, ge=0, le=1)
+    compression_ratio_threshold: float | None = Field(default=None, ge=0)
+    log_prob_threshold: float | None = None
+    hallucination_silence_threshold: float | None = Field(default=None, ge=0)
 
 
 class ImageToTextInput(_Input):
@@ -196,10 +205,17 @@ class ImageToTextInput(_Input):
 
 
 class TextToSpeechInput(_Input):
-    """MeloTTS: ``prompt`` and ``lang``."""
+    """Text-to-speech: MeloTTS reads ``prompt`` (+ ``lang``), Deepgram aura ``text``."""
 
-    prompt: str = Field(min_length=1)
+    prompt: str | None = Field(default=None, min_length=1)
+    text: str | None = Field(default=None, min_length=1)
     lang: str | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> TextToSpeechInput:
+        if self.prompt is None and self.text is None:
+            raise ValueError("send the text to speak ('prompt' for melotts, 'text' for aura)")
+        return self
 
 
 _BY_TASK: dict[str, type[_Input]] = {

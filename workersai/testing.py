@@ -81,7 +81,13 @@ class RecordedRequest:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        """The body as JSON; ``None`` when empty or not JSON (raw audio, images, forms)."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
 
     @property
     def model(self) -> str | None:

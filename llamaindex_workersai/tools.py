@@ -1,0 +1,125 @@
+"""Workers AI image generation as a LlamaIndex tool (``BaseToolSpec`` → ``FunctionTool``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.tools import FunctionTool, ToolMetadata
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+from pydantic import SecretStr
+
+from llamaindex_workersai._base import WorkersAIConnection
+from workersai import GatewayOptions
+from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult, check_image_params, image_tool_schema
+from workersai.models import resolve_model
+
+__all__ = ["WorkersAIImageToolSpec"]
+
+_DESCRIPTION = (
+    "Generate an image from a detailed text description (subject, style, composition, "
+    "lighting). The image is delivered to the user directly; you receive a short confirmation."
+)
+
+
+class WorkersAIImageToolSpec(BaseToolSpec):
+    """An image-generation tool for LlamaIndex agents, on any Workers AI image model.
+
+    The tool's arguments are ``prompt`` plus only the parameters the chosen model takes
+    (flux-1-schnell: ``num_steps``; Stable Diffusion: size, steps, guidance, seed...). The
+    agent sees a one-line confirmation; the image itself is the tool output's
+    ``raw_output`` (an :class:`~workersai.ImageResult`), never base64 in the conversation.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core.agent.workflow import FunctionAgent
+            from llamaindex_workersai import WorkersAIImageToolSpec
+
+            tools = WorkersAIImageToolSpec(width=1024, height=768,
+                                           model="@cf/bytedance/stable-diffusion-xl-lightning")
+            agent = FunctionAgent(tools=tools.to_tool_list(), llm=llm)
+            response = await agent.run("Draw a lighthouse at dusk")
+            image = response.tool_calls[0].tool_output.raw_output
+            image.save("lighthouse.png")
+    """
+
+    spec_functions: list[SPEC_FUNCTION_TYPE] = [("generate_image", "agenerate_image")]  # noqa: RUF012
+
+    def __init__(
+        self,
+        model: str = DEFAULT_IMAGE_MODEL,
+        *,
+        account_id: str | None = None,
+        api_token: str | SecretStr | None = None,
+        base_url: str | None = None,
+        gateway: str | GatewayOptions | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        **defaults: Any,
+    ) -> None:
+        """Args:
+        model: Text-to-image model.
+        account_id, api_token, base_url, gateway, timeout, max_retries: Connection
+            settings (credentials default to the environment).
+        **defaults: Generation parameters for every call (``width``, ``num_steps``, ...),
+            checked against the model now.
+        """
+        self.model = resolve_model(model)
+        check_image_params(self.model, defaults)
+        self.defaults = defaults
+        self._connection = WorkersAIConnection(
+            account_id,
+            api_token,
+            base_url=base_url,
+            gateway=gateway,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        given = {k: v for k, v in params.items() if v is not None}
+        return {"model": self.model, **self.defaults, **given}
+
+    def generate_image(self, prompt: str, **params: Any) -> ImageResult:
+        """Generate an image from a text description."""
+        return self._connection.client.generate_image(prompt, **self._params(params))
+
+    async def agenerate_image(self, prompt: str, **params: Any) -> ImageResult:
+        """Async twin of :meth:`generate_image` (uses the async core client)."""
+        return await self._connection.async_client.generate_image(prompt, **self._params(params))
+
+    def to_tool(
+        self, name: str = "generate_image", description: str = _DESCRIPTION
+    ) -> FunctionTool:
+        """The image tool alone."""
+        metadata = ToolMetadata(
+            name=name,
+            description=description,
+            fn_schema=image_tool_schema(self.model, name="GenerateImage"),
+        )
+        return FunctionTool.from_defaults(
+            fn=self.generate_image,
+            async_fn=self.agenerate_image,
+            tool_metadata=metadata,
+            callback=_confirmation,
+            async_callback=_aconfirmation,
+        )
+
+    def to_tool_list(
+        self,
+        spec_functions: list[SPEC_FUNCTION_TYPE] | None = None,
+        func_to_metadata_mapping: dict[str, ToolMetadata] | None = None,
+    ) -> list[FunctionTool]:
+        """``[generate_image]``, with the model-specific argument schema."""
+        metadata = (func_to_metadata_mapping or {}).get("generate_image")
+        if metadata is not None:
+            return [self.to_tool(metadata.name or "generate_image", metadata.description)]
+        return [self.to_tool()]
+
+
+def _confirmation(image: ImageResult) -> str:
+    return f"Generated a {image.describe()}. It is shown to the user; it is not included here."
+
+
+async def _aconfirmation(image: ImageResult) -> str:
+    return _confirmation(image)
