@@ -8,7 +8,10 @@ what is specific to Workers AI and to the LlamaIndex integrations built on the L
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import os
+import pickle
 from typing import Any
 
 import pytest
@@ -80,6 +83,18 @@ def test_api_key_alias_and_gateway_options_stay_out_of_fields() -> None:
     assert "alias-token-value-123" not in llm.to_json()
     assert llm._connection.client.gateway is not None
     assert llm._connection.client.gateway.cache_ttl == 60
+
+
+def test_copies_share_the_connection_and_pickles_carry_no_credentials() -> None:
+    llm = WorkersAI(model=LLAMA_33, temperature=0.3, api_token="pickle-secret-token-42")
+    copied = copy.deepcopy(llm)
+    assert copied.temperature == 0.3
+    assert copied._connection is llm._connection
+    data = pickle.dumps(llm)
+    assert b"pickle-secret-token-42" not in data
+    restored = pickle.loads(data)  # rebuilt from its fields; credentials from the environment
+    assert restored.to_dict() == llm.to_dict()
+    assert restored._connection.client.account_id == os.environ["CLOUDFLARE_ACCOUNT_ID"]
 
 
 # -- metadata -------------------------------------------------------------------------
