@@ -96,7 +96,7 @@ class WorkersAI(FunctionCallingLLM):
             print(response.message.content)
             # Lisbon.
             response.additional_kwargs
-            # {'prompt_tokens': 41, 'completion_tokens': 3, 'total_tokens': 44,
+            # {'prompt_tokens': 31, 'completion_tokens': 3, 'total_tokens': 34,
             #  'finish_reason': 'stop', 'model': '@cf/meta/llama-3.3-70b-instruct-fp8-fast'}
 
     Stream:
