@@ -1,6 +1,15 @@
 """LlamaIndex integration for Cloudflare Workers AI (over the ``workersai`` core)."""
 
+from llamaindex_workersai.embeddings import WorkersAIEmbedding
+from llamaindex_workersai.llms import WorkersAI
+from llamaindex_workersai.postprocessor import WorkersAIRerank
 from llamaindex_workersai.readers import WorkersAIWhisperReader
 from llamaindex_workersai.tools import WorkersAIImageToolSpec
 
-__all__ = ["WorkersAIImageToolSpec", "WorkersAIWhisperReader"]
+__all__ = [
+    "WorkersAI",
+    "WorkersAIEmbedding",
+    "WorkersAIImageToolSpec",
+    "WorkersAIRerank",
+    "WorkersAIWhisperReader",
+]

@@ -38,5 +38,10 @@ class WorkersAIConnection:
         self.client = WorkersAI(account_id, api_token, **kwargs)
         self.async_client = AsyncWorkersAI(account_id, api_token, **kwargs)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> WorkersAIConnection:
+        # Connection pools (and their locks) are shared, as model_copy() shares them;
+        # copying would only duplicate sockets and credentials.
+        return self
+
     def __repr__(self) -> str:
         return f"WorkersAIConnection(account_id={self.client.account_id!r})"

@@ -10,6 +10,8 @@ The LangChain integration lives in ``langchain_workersai``, the LlamaIndex one i
 
 from workersai._client import AsyncChatStream, AsyncWorkersAI, ChatStream, Multipart, WorkersAI
 from workersai._config import GatewayOptions
+from workersai._embeddings import BatchWaitOptions
+from workersai._rerank import RerankResult
 from workersai._transport import RetryPolicy
 from workersai._version import __version__
 from workersai.audio import AudioResult, Segment, Transcript, Word
@@ -66,6 +68,7 @@ __all__ = [
     "BatchItem",
     "BatchJob",
     "BatchTimeoutError",
+    "BatchWaitOptions",
     "BoundingBox",
     "CapacityExceededError",
     "ChatChunk",
@@ -91,6 +94,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "RerankResult",
     "RetryPolicy",
     "RouteNotFoundError",
     "Segment",

@@ -26,10 +26,23 @@ from workersai._chat import (
 )
 from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
 from workersai._embeddings import (
+    DEFAULT_MAX_CONCURRENCY,
+    BatchWaitOptions,
     EmbeddingRequest,
     EmbedKind,
-    build_embedding_request,
+    ProgressCallback,
+    arun_plan,
+    arun_plan_on_batch_api,
     parse_embedding_response,
+    plan_embeddings,
+    run_plan,
+    run_plan_on_batch_api,
+)
+from workersai._rerank import (
+    DEFAULT_RERANK_MODEL,
+    RerankResult,
+    build_rerank_request,
+    parse_rerank_response,
 )
 from workersai._media import Multipart
 from workersai._transport import (
@@ -746,21 +759,68 @@ class WorkersAI(TaskMethods, _ClientBase):
         model: str,
         texts: Sequence[str],
         *,
+        batch_size: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         pooling: Literal["mean", "cls"] | None = None,
-        endpoint: Literal["native", "openai"] = "native",
         kind: EmbedKind | None = None,
+        query_instruction: bool | str | None = None,
+        endpoint: Literal["native", "openai"] = "native",
         timeout: float | httpx.Timeout | None = None,
+        on_progress: ProgressCallback | None = None,
+        use_batch_api: bool = False,
+        batch_wait: BatchWaitOptions | None = None,
     ) -> EmbeddingResult:
-        """Embed up to the model's per-request limit of texts (100 for BGE) in one request.
+        """Embed any number of texts; vectors come back in input order.
+
+        Texts are split into requests of at most ``batch_size`` and the model's own limit
+        (100 for BGE, 32 for qwen3-embedding), sent up to ``max_concurrency`` at a time from
+        a thread pool (no event loop: safe inside Jupyter). The first failure, after the
+        transport's retries, is raised and the requests not yet sent are dropped.
+
+        Args:
+            model: Embedding model id or short name.
+            texts: Non-empty strings (Workers AI rejects ``""``: an empty text raises
+                :class:`~workersai.errors.InvalidInputError` before any request). ``[]``
+                returns no vectors without a request.
+            batch_size: Texts per request (capped at the model's limit).
+            max_concurrency: Requests in flight at once.
+            pooling: ``"mean"`` or ``"cls"`` (BGE); sent only when set.
+            kind: ``"query"`` or ``"document"``: selects qwen3-embedding's ``queries`` /
+                ``documents`` input and enables ``query_instruction``.
+            query_instruction: For ``kind="query"``: ``True`` for the model card's prefix
+                (``"Represent this sentence for searching relevant passages: "`` on BGE
+                v1.5), or the instruction text.
+            endpoint: ``"native"`` (``/ai/run``) or ``"openai"`` (``/ai/v1/embeddings``).
+            timeout: Per-request timeout.
+            on_progress: ``on_progress(done, total)`` after each request, in this thread.
+            use_batch_api: Queue the requests through the asynchronous Batch API instead
+                and poll until done (for very large jobs).
+            batch_wait: Polling interval and time limit for ``use_batch_api``.
 
         Example:
-            >>> client.embed("@cf/baai/bge-base-en-v1.5", ["hello", "world"]).shape
-            [2, 768]
+            >>> result = client.embed("@cf/baai/bge-base-en-v1.5", chunks)  # 10,000 texts
+            >>> result.shape
+            [10000, 768]
         """
-        request = build_embedding_request(
-            model, texts, pooling=pooling, endpoint=endpoint, kind=kind
+        plan = plan_embeddings(
+            model,
+            texts,
+            batch_size=batch_size,
+            pooling=pooling,
+            endpoint=endpoint,
+            kind=kind,
+            query_instruction=query_instruction,
         )
-        return self._embed_once(request, timeout)
+        if use_batch_api:
+            return run_plan_on_batch_api(
+                plan, self.batch, options=batch_wait, on_progress=on_progress
+            )
+        return run_plan(
+            plan,
+            lambda request: self._embed_once(request, timeout),
+            max_concurrency=max_concurrency,
+            on_progress=on_progress,
+        )
 
     def _embed_once(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
@@ -770,6 +830,34 @@ class WorkersAI(TaskMethods, _ClientBase):
         )
         response = self._transport.request(prepared)
         return parse_embedding_response(self._checked_body(response, request.model), request)
+
+    # -- reranking ------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        model: str = DEFAULT_RERANK_MODEL,
+        top_k: int | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> list[RerankResult]:
+        """Score ``documents`` against ``query``; best first, each with its input ``index``.
+
+        ``[]`` returns ``[]`` without a request; empty strings are refused before any request.
+
+        Example:
+            >>> client.rerank("Which is a pet?", ["a llama", "a cat", "a cloud"], top_k=2)
+            [RerankResult(index=1, score=0.91), RerankResult(index=0, score=0.12)]
+        """
+        if not isinstance(documents, str) and len(documents) == 0:
+            return []
+        request = build_rerank_request(model, query, documents, top_k=top_k)
+        prepared = self._prepare(
+            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
+        )
+        response = self._transport.request(prepared)
+        return parse_rerank_response(self._checked_body(response, request.model), request)
 
     # -- catalog and account --------------------------------------------------------------
 
@@ -1069,16 +1157,37 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         model: str,
         texts: Sequence[str],
         *,
+        batch_size: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         pooling: Literal["mean", "cls"] | None = None,
-        endpoint: Literal["native", "openai"] = "native",
         kind: EmbedKind | None = None,
+        query_instruction: bool | str | None = None,
+        endpoint: Literal["native", "openai"] = "native",
         timeout: float | httpx.Timeout | None = None,
+        on_progress: ProgressCallback | None = None,
+        use_batch_api: bool = False,
+        batch_wait: BatchWaitOptions | None = None,
     ) -> EmbeddingResult:
-        """Async twin of :meth:`WorkersAI.embed`."""
-        request = build_embedding_request(
-            model, texts, pooling=pooling, endpoint=endpoint, kind=kind
+        """Async twin of :meth:`WorkersAI.embed` (bounded concurrent tasks on this loop)."""
+        plan = plan_embeddings(
+            model,
+            texts,
+            batch_size=batch_size,
+            pooling=pooling,
+            endpoint=endpoint,
+            kind=kind,
+            query_instruction=query_instruction,
         )
-        return await self._embed_once(request, timeout)
+        if use_batch_api:
+            return await arun_plan_on_batch_api(
+                plan, self.batch, options=batch_wait, on_progress=on_progress
+            )
+        return await arun_plan(
+            plan,
+            lambda request: self._embed_once(request, timeout),
+            max_concurrency=max_concurrency,
+            on_progress=on_progress,
+        )
 
     async def _embed_once(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
@@ -1088,6 +1197,25 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         )
         response = await self._transport.request(prepared)
         return parse_embedding_response(self._checked_body(response, request.model), request)
+
+    async def rerank(
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        model: str = DEFAULT_RERANK_MODEL,
+        top_k: int | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> list[RerankResult]:
+        """Async twin of :meth:`WorkersAI.rerank`."""
+        if not isinstance(documents, str) and len(documents) == 0:
+            return []
+        request = build_rerank_request(model, query, documents, top_k=top_k)
+        prepared = self._prepare(
+            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
+        )
+        response = await self._transport.request(prepared)
+        return parse_rerank_response(self._checked_body(response, request.model), request)
 
     async def list_models(
         self,

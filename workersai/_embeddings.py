@@ -1,23 +1,75 @@
-"""Text embeddings on the wire (wire reference §6).
+"""Text embeddings on the wire (wire reference §6), split, sent concurrently and reassembled.
 
 Native ``/ai/run``: ``{"text": [...], "pooling"?}`` → ``{"shape", "data", "pooling"}``;
 bge-m3 may answer under ``response``; qwen3-embedding takes ``queries`` / ``documents``.
 OpenAI-compatible ``/ai/v1/embeddings``: ``{"model", "input"}`` → ``{"data": [{"embedding",
 "index"}]}``.
+
+Any number of texts is embedded as a :class:`EmbeddingPlan`: requests of at most the model's
+per-request limit (100 for BGE, 32 for qwen3-embedding), sent concurrently by
+:func:`run_plan` (a thread pool over the sync client: no event loop, so it also works inside
+Jupyter) or :func:`arun_plan` (bounded tasks on the running loop), or queued through the
+Batch API by :func:`run_plan_on_batch_api`. Vectors always come back in input order, whatever
+order the requests complete in. Retries are the transport's job, never this module's.
+
+Empty strings: Workers AI rejects ``""`` (``minLength: 1``), so a plan refuses them with
+:class:`~workersai.errors.InvalidInputError` naming the offending positions, before any
+request is sent — an index silently holding a vector of nothing would be worse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from workersai import _json
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import ModelInfo, get_model_info, resolve_model
 from workersai.responses import EmbeddingResult, Usage
 from workersai.schemas import EmbeddingInput, validate_input
 
+if TYPE_CHECKING:
+    from workersai._client import AsyncBatchAPI, BatchAPI
+
+logger = logging.getLogger("workersai")
+
+_T = TypeVar("_T")
+
 EmbedKind = Literal["query", "document"]
+ProgressCallback = Callable[[int, int], None]
+"""``on_progress(done, total)``: texts embedded so far, out of ``total``."""
+
+DEFAULT_BATCH_LIMIT = 100
+"""Per-request limit when the catalog does not know the model's (BGE's documented maxItems)."""
+DEFAULT_MAX_CONCURRENCY = 8
+
+BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
+"""The retrieval query prefix recommended for the English BGE v1.5 models."""
+
+# Output sizes from the model cards where the catalog's properties are silent (§6.1).
+_CARD_DIMENSIONS: dict[str, int] = {
+    "@cf/baai/bge-m3": 1024,
+    "@cf/google/embeddinggemma-300m": 768,
+    "@cf/qwen/qwen3-embedding-0.6b": 1024,
+}
+
+# query_instruction=True: the model card's retrieval query prefix ("" = none needed).
+_QUERY_INSTRUCTIONS: dict[str, str] = {
+    "@cf/baai/bge-small-en-v1.5": BGE_QUERY_INSTRUCTION,
+    "@cf/baai/bge-base-en-v1.5": BGE_QUERY_INSTRUCTION,
+    "@cf/baai/bge-large-en-v1.5": BGE_QUERY_INSTRUCTION,
+    "@cf/baai/bge-m3": "",
+    "@cf/google/embeddinggemma-300m": "task: search result | query: ",
+}
+
+# The Batch API takes at most 10 MB per job (§1.6); leave room for the envelope.
+MAX_BATCH_JOB_BYTES = 9_000_000
 
 
 @dataclass(slots=True)
@@ -33,6 +85,25 @@ def uses_query_document_inputs(info: ModelInfo | None) -> bool:
     return info is not None and "documents" in info.accepts and "queries" in info.accepts
 
 
+def batch_limit(model: str) -> int:
+    """Most texts one request may carry for ``model`` (catalog ``max_batch``, else 100)."""
+    info = get_model_info(model)
+    return (info.max_batch if info is not None else None) or DEFAULT_BATCH_LIMIT
+
+
+def embedding_dimensions(model: str) -> int | None:
+    """Vector size of ``model`` from the catalog (or its model card); ``None`` if unknown.
+
+    Example:
+        >>> embedding_dimensions("@cf/baai/bge-base-en-v1.5")
+        768
+    """
+    info = get_model_info(model)
+    if info is not None and info.embedding_dimensions:
+        return info.embedding_dimensions
+    return _CARD_DIMENSIONS.get(info.id if info is not None else model)
+
+
 def build_embedding_request(
     model: str,
     texts: Sequence[str],
@@ -40,9 +111,13 @@ def build_embedding_request(
     pooling: str | None = None,
     endpoint: Literal["native", "openai"] = "native",
     kind: EmbedKind | None = None,
+    instruction: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> EmbeddingRequest:
-    """One request for ``texts`` (at most the model's per-request limit)."""
+    """One request for ``texts`` (at most the model's per-request limit).
+
+    ``instruction`` is qwen3-embedding's own ``instruction`` input (sent with queries only).
+    """
     model_id = resolve_model(model)
     if isinstance(texts, str):
         raise InvalidInputError("texts must be a list of strings, not a string", field="text")
@@ -62,6 +137,8 @@ def build_embedding_request(
     if uses_query_document_inputs(info):
         key = "queries" if kind == "query" else "documents"
         body = {key: list(texts)}
+        if instruction and kind == "query":
+            body["instruction"] = instruction
     else:
         body = {"text": list(texts)}
     if pooling is not None:
@@ -112,3 +189,368 @@ def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingR
         usage=Usage.from_wire(result.get("usage")),
         model=request.model,
     )
+
+
+# --------------------------------------------------------------------------------------
+# Plans: any number of texts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EmbeddingPlan:
+    """The requests that embed ``total`` texts, in input order."""
+
+    model: str
+    requests: list[EmbeddingRequest]
+    total: int
+
+    def assemble(self, results: Sequence[EmbeddingResult]) -> EmbeddingResult:
+        """One result from each request's result (given in request order)."""
+        vectors: list[list[float]] = []
+        usage: Usage | None = None
+        pooling: str | None = None
+        for result in results:
+            vectors.extend(result.vectors)
+            pooling = pooling or result.pooling
+            if result.usage is not None:
+                usage = result.usage if usage is None else usage + result.usage
+        width = len(vectors[0]) if vectors else (embedding_dimensions(self.model) or 0)
+        return EmbeddingResult(
+            vectors=vectors,
+            shape=[len(vectors), width],
+            pooling=pooling,
+            usage=usage,
+            model=self.model,
+        )
+
+
+def query_instruction_for(model: str, query_instruction: bool | str | None) -> str:
+    """The query prefix to use: ``True`` means the model card's, a string is used as is."""
+    if not query_instruction:
+        return ""
+    if isinstance(query_instruction, str):
+        return query_instruction
+    model_id = resolve_model(model)
+    if uses_query_document_inputs(get_model_info(model_id)):
+        return ""  # qwen3-embedding applies its default instruction to `queries` itself
+    known = _QUERY_INSTRUCTIONS.get(model_id)
+    if known is None:
+        raise InvalidInputError(
+            f"No known query instruction for {model_id}",
+            field="query_instruction",
+            hint="Pass the instruction text instead of True.",
+        )
+    return known
+
+
+def plan_embeddings(
+    model: str,
+    texts: Sequence[str],
+    *,
+    batch_size: int | None = None,
+    pooling: str | None = None,
+    endpoint: Literal["native", "openai"] = "native",
+    kind: EmbedKind | None = None,
+    query_instruction: bool | str | None = None,
+) -> EmbeddingPlan:
+    """Split ``texts`` into requests of at most ``min(batch_size, model limit)`` texts.
+
+    Everything is validated here, before any request: a bad text at position 9,000 fails
+    the call up front instead of after 89 paid requests.
+
+    ``query_instruction`` applies to ``kind="query"`` only: a prefix for most models (``True``
+    = the model card's, e.g. :data:`BGE_QUERY_INSTRUCTION`), qwen3-embedding's
+    ``instruction`` input for that model.
+    """
+    model_id = resolve_model(model)
+    if isinstance(texts, str):
+        raise InvalidInputError("texts must be a list of strings, not a string", field="text")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise InvalidInputError(
+            f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size"
+        )
+    texts = list(texts)
+    bad = [i for i, text in enumerate(texts) if not isinstance(text, str) or not text]
+    if bad:
+        shown = ", ".join(str(i) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        first = texts[bad[0]]
+        problem = "empty" if isinstance(first, str) else f"a {type(first).__name__}"
+        raise InvalidInputError(
+            f"texts[{bad[0]}] is {problem}; Workers AI embeds only non-empty strings "
+            f"({len(bad)} bad text(s) at positions {shown})",
+            field=f"text.{bad[0]}",
+            hint="Drop empty chunks before embedding them (or replace them with a placeholder).",
+        )
+    instruction = ""
+    if kind == "query":
+        instruction = query_instruction_for(model_id, query_instruction)
+    native_instruction: str | None = None
+    if instruction and uses_query_document_inputs(get_model_info(model_id)):
+        native_instruction = instruction
+    elif instruction:
+        texts = [instruction + text for text in texts]
+    size = min(batch_size or DEFAULT_BATCH_LIMIT, batch_limit(model_id))
+    requests = [
+        build_embedding_request(
+            model_id,
+            texts[start : start + size],
+            pooling=pooling,
+            endpoint=endpoint,
+            kind=kind,
+            instruction=native_instruction,
+        )
+        for start in range(0, len(texts), size)
+    ]
+    return EmbeddingPlan(model_id, requests, len(texts))
+
+
+def _workers(plan: EmbeddingPlan, max_concurrency: int) -> int:
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+        raise InvalidInputError(
+            f"max_concurrency must be a positive integer, got {max_concurrency!r}",
+            field="max_concurrency",
+        )
+    if max_concurrency < 1:
+        raise InvalidInputError(
+            f"max_concurrency must be at least 1, got {max_concurrency}", field="max_concurrency"
+        )
+    return min(max_concurrency, len(plan.requests))
+
+
+def run_plan(
+    plan: EmbeddingPlan,
+    send: Callable[[EmbeddingRequest], EmbeddingResult],
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+) -> EmbeddingResult:
+    """Send a plan's requests with at most ``max_concurrency`` in flight (threads).
+
+    The first failure cancels what has not started and is raised; progress is reported from
+    the calling thread.
+    """
+    workers = _workers(plan, max_concurrency) if plan.requests else 0
+    results: list[EmbeddingResult | None] = [None] * len(plan.requests)
+    done = 0
+    if workers <= 1:
+        for index, request in enumerate(plan.requests):
+            results[index] = send(request)
+            done += request.count
+            if on_progress is not None:
+                on_progress(done, plan.total)
+        return plan.assemble(_complete(results))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workersai-embed")
+    try:
+        pending: dict[Future[EmbeddingResult], int] = {
+            pool.submit(send, request): index for index, request in enumerate(plan.requests)
+        }
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                index = pending.pop(future)
+                results[index] = future.result()  # raises the first failure
+                done += plan.requests[index].count
+                if on_progress is not None:
+                    on_progress(done, plan.total)
+    finally:
+        # On failure (or Ctrl-C) drop the queued requests instead of sending them.
+        pool.shutdown(wait=False, cancel_futures=True)
+    return plan.assemble(_complete(results))
+
+
+async def arun_plan(
+    plan: EmbeddingPlan,
+    send: Callable[[EmbeddingRequest], Awaitable[EmbeddingResult]],
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+) -> EmbeddingResult:
+    """Async twin of :func:`run_plan`: bounded tasks on the running event loop."""
+    workers = _workers(plan, max_concurrency) if plan.requests else 0
+    results: list[EmbeddingResult | None] = [None] * len(plan.requests)
+    if workers <= 1:
+        done = 0
+        for index, request in enumerate(plan.requests):
+            results[index] = await send(request)
+            done += request.count
+            if on_progress is not None:
+                on_progress(done, plan.total)
+        return plan.assemble(_complete(results))
+    queue = iter(range(len(plan.requests)))
+    progress = [0]
+
+    async def worker() -> None:
+        # Workers pull the next request in input order, so at most `workers` are in flight.
+        for index in queue:
+            request = plan.requests[index]
+            results[index] = await send(request)
+            progress[0] += request.count
+            if on_progress is not None:
+                on_progress(progress[0], plan.total)
+
+    await _gather_or_cancel([worker() for _ in range(workers)])
+    return plan.assemble(_complete(results))
+
+
+async def _gather_or_cancel(aws: Sequence[Awaitable[_T]]) -> list[_T]:
+    """``asyncio.gather`` that cancels the siblings of the first failure (3.10 has no
+    TaskGroup): no request keeps running, and no exception is left unretrieved."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _complete(results: list[EmbeddingResult | None]) -> list[EmbeddingResult]:
+    out = [result for result in results if result is not None]
+    if len(out) != len(results):  # pragma: no cover - every path fills or raises
+        raise RuntimeError("an embedding request produced no result")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The Batch API (§1.6): Cloudflare's queue does the work
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWaitOptions:
+    """How to wait for queued embedding jobs."""
+
+    poll_interval: float = 1.0
+    max_poll_interval: float = 30.0
+    timeout: float = 3600.0
+
+
+def batch_job_groups(
+    plan: EmbeddingPlan, max_bytes: int | None = None
+) -> list[list[EmbeddingRequest]]:
+    """The plan's requests grouped into Batch API jobs that stay under the payload limit."""
+    if plan.requests and plan.requests[0].route.startswith("v1/"):
+        raise InvalidInputError(
+            "the Batch API needs the native endpoint", field="endpoint", hint="Drop endpoint=..."
+        )
+    limit = max_bytes or MAX_BATCH_JOB_BYTES
+    groups: list[list[EmbeddingRequest]] = []
+    size = 0
+    for request in plan.requests:
+        weight = len(_json.dumps(request.body)) + 1
+        if not groups or size + weight > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(request)
+        size += weight
+    return groups
+
+
+def _job_results(group: list[EmbeddingRequest], outputs: list[Any]) -> list[EmbeddingResult]:
+    if len(outputs) != len(group):
+        raise UnexpectedResponseError(
+            f"The Batch API returned {len(outputs)} results for {len(group)} requests",
+            status_code=200,
+            model=group[0].model,
+            body=outputs,
+        )
+    return [parse_embedding_response(out, req) for req, out in zip(group, outputs, strict=True)]
+
+
+def run_plan_on_batch_api(
+    plan: EmbeddingPlan,
+    batch: BatchAPI,
+    *,
+    options: BatchWaitOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> EmbeddingResult:
+    """Queue the plan's requests as Batch API jobs, wait for them, reassemble in order.
+
+    Each request (≤ the model's per-request limit) is one item of a job; items come back
+    with their ``id`` (the position in the job), which restores the order.
+    """
+    options = options or BatchWaitOptions()
+    deadline = time.monotonic() + options.timeout
+    submitted = []
+    for group in batch_job_groups(plan):
+        submitted.append((group, batch.submit(plan.model, [r.body for r in group])))
+    results: list[EmbeddingResult] = []
+    done = 0
+    for group, job in submitted:
+        if not job.done:
+            job = batch.wait(
+                plan.model,
+                job.request_id,
+                poll_interval=options.poll_interval,
+                max_poll_interval=options.max_poll_interval,
+                timeout=max(deadline - time.monotonic(), 0.0),
+            )
+        results.extend(_job_results(group, job.results()))
+        done += sum(r.count for r in group)
+        if on_progress is not None:
+            on_progress(done, plan.total)
+    return plan.assemble(results)
+
+
+async def arun_plan_on_batch_api(
+    plan: EmbeddingPlan,
+    batch: AsyncBatchAPI,
+    *,
+    options: BatchWaitOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> EmbeddingResult:
+    """Async twin of :func:`run_plan_on_batch_api` (jobs are awaited concurrently)."""
+    options = options or BatchWaitOptions()
+    deadline = time.monotonic() + options.timeout
+    groups = batch_job_groups(plan)
+    jobs = [await batch.submit(plan.model, [r.body for r in group]) for group in groups]
+    progress = [0]
+
+    async def finish(group: list[EmbeddingRequest], job: Any) -> list[EmbeddingResult]:
+        if not job.done:
+            job = await batch.wait(
+                plan.model,
+                job.request_id,
+                poll_interval=options.poll_interval,
+                max_poll_interval=options.max_poll_interval,
+                timeout=max(deadline - time.monotonic(), 0.0),
+            )
+        parsed = _job_results(group, job.results())
+        progress[0] += sum(r.count for r in group)
+        if on_progress is not None:
+            on_progress(progress[0], plan.total)
+        return parsed
+
+    per_job = await _gather_or_cancel(
+        [finish(group, job) for group, job in zip(groups, jobs, strict=True)]
+    )
+    return plan.assemble([result for job_results in per_job for result in job_results])
+
+
+# --------------------------------------------------------------------------------------
+# Progress
+# --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def progress_bar(
+    total: int, *, enabled: bool = True, desc: str = "Embedding"
+) -> Iterator[ProgressCallback | None]:
+    """A tqdm bar over ``total`` texts as an ``on_progress`` callback (``None`` if disabled,
+    if there is nothing to do, or if tqdm is not installed — it is optional)."""
+    if not enabled or total <= 0:
+        yield None
+        return
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        logger.warning("show_progress needs tqdm: pip install tqdm")
+        yield None
+        return
+    bar = tqdm(total=total, desc=desc, unit="text")
+    try:
+        yield lambda done, _total: bar.update(done - bar.n)
+    finally:
+        bar.close()

@@ -1,0 +1,231 @@
+"""Workers AI text embeddings for LlamaIndex."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.embedding import (
+    EmbeddingEndEvent,
+    EmbeddingStartEvent,
+)
+
+from llamaindex_workersai._base import WorkersAIConnection
+from workersai import GatewayOptions
+from workersai._embeddings import (
+    DEFAULT_MAX_CONCURRENCY,
+    BatchWaitOptions,
+    EmbedKind,
+    batch_limit,
+    embedding_dimensions,
+    progress_bar,
+)
+
+dispatcher = get_dispatcher(__name__)
+
+DEFAULT_MODEL = "@cf/baai/bge-base-en-v1.5"
+
+
+class WorkersAIEmbedding(BaseEmbedding):
+    """Cloudflare Workers AI embeddings for LlamaIndex (BGE, bge-m3, EmbeddingGemma, qwen3).
+
+    Every ``embed_batch_size`` texts (default 100, capped at the model's per-request limit)
+    are one HTTP request; ``get_text_embedding_batch`` — what ``VectorStoreIndex`` and
+    ingestion pipelines call — sends those requests ``max_concurrency`` at a time and returns
+    vectors in input order. Credentials live only in the private core clients: never in
+    fields, ``to_dict()`` or ``to_payload()``.
+
+    Args:
+        model: Embedding model id (default ``@cf/baai/bge-base-en-v1.5``).
+        account_id: Cloudflare account id (default ``CLOUDFLARE_ACCOUNT_ID``).
+        api_token: API token (default ``CLOUDFLARE_API_TOKEN``); alias ``api_key``.
+        embed_batch_size: Texts per request (default 100, capped at the model's limit).
+        max_concurrency: Requests in flight at once (default 8).
+        pooling: ``"mean"`` or ``"cls"`` for BGE; sent only when set.
+        query_instruction: Query prefix: ``True`` for the model card's (BGE v1.5:
+            "Represent this sentence for searching relevant passages: "), or the text.
+        use_batch_api: Embed batches through Workers AI's asynchronous Batch API.
+        base_url, gateway, timeout, max_retries: Connection settings.
+
+    Example:
+        >>> from llama_index.core import Settings, VectorStoreIndex
+        >>> from llamaindex_workersai import WorkersAIEmbedding
+        >>> Settings.embed_model = WorkersAIEmbedding(model="@cf/baai/bge-base-en-v1.5")
+        >>> index = VectorStoreIndex.from_documents(documents, show_progress=True)
+        >>> len(Settings.embed_model.get_query_embedding("What is Workers AI?"))
+        768
+    """
+
+    model_name: str = Field(default=DEFAULT_MODEL, description="Workers AI embedding model id.")
+    embed_batch_size: int = Field(
+        default=100, gt=0, le=2048, description="Texts per request (capped at the model limit)."
+    )
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY, gt=0, description="Requests in flight at once."
+    )
+    pooling: Literal["mean", "cls"] | None = Field(
+        default=None, description="BGE pooling method; not sent unless set."
+    )
+    query_instruction: bool | str = Field(
+        default=False, description="Query prefix: True for the model card's, or the text."
+    )
+    use_batch_api: bool = Field(
+        default=False, description="Embed batches through the asynchronous Batch API."
+    )
+    base_url: str | None = Field(default=None, description="API root (default: public API).")
+    timeout: float | None = Field(default=None, gt=0, description="Request timeout (s).")
+    max_retries: int = Field(default=2, ge=0, description="Retries for 429/5xx/timeouts.")
+
+    _connection: WorkersAIConnection = PrivateAttr()
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        account_id: str | None = None,
+        api_token: str | SecretStr | None = None,
+        api_key: str | SecretStr | None = None,
+        gateway: str | GatewayOptions | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        embed_batch_size: int = 100,
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model_name=kwargs.pop("model_name", model),
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            embed_batch_size=embed_batch_size,
+            callback_manager=callback_manager,
+            **kwargs,
+        )
+        self._connection = WorkersAIConnection(
+            account_id,
+            api_token if api_token is not None else api_key,
+            base_url=base_url,
+            gateway=gateway,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    @model_validator(mode="after")
+    def _cap_batch_size(self) -> WorkersAIEmbedding:
+        # One `_get_text_embeddings` call must stay one request.
+        self.embed_batch_size = min(self.embed_batch_size, batch_limit(self.model_name))
+        return self
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "WorkersAIEmbedding"
+
+    @property
+    def dimensions(self) -> int | None:
+        """Vector size from the model catalog (``None`` if unknown)."""
+        return embedding_dimensions(self.model_name)
+
+    def _embed_kwargs(self, kind: EmbedKind, *, batched: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "batch_size": self.embed_batch_size,
+            "max_concurrency": self.max_concurrency,
+            "pooling": self.pooling,
+            "kind": kind,
+            "query_instruction": self.query_instruction,
+        }
+        if batched and self.use_batch_api:
+            kwargs["use_batch_api"] = True
+            kwargs["batch_wait"] = BatchWaitOptions()
+        return kwargs
+
+    # -- the BaseEmbedding hooks (each call with ≤ embed_batch_size texts is one request) --
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        kwargs = self._embed_kwargs("query", batched=False)
+        return self._connection.client.embed(self.model_name, [query], **kwargs).vectors[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        kwargs = self._embed_kwargs("query", batched=False)
+        result = await self._connection.async_client.embed(self.model_name, [query], **kwargs)
+        return result.vectors[0]
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._get_text_embeddings([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        kwargs = self._embed_kwargs("document", batched=True)
+        return self._connection.client.embed(self.model_name, texts, **kwargs).vectors
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        kwargs = self._embed_kwargs("document", batched=True)
+        result = await self._connection.async_client.embed(self.model_name, texts, **kwargs)
+        return result.vectors
+
+    # -- concurrent batches ---------------------------------------------------------------
+
+    @dispatcher.span
+    def get_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """Embed ``texts`` in requests of ``embed_batch_size``, ``max_concurrency`` at a time.
+
+        LlamaIndex's default sends one batch after the other; with an embeddings cache or a
+        rate limiter configured, that default (which honours them) is used instead.
+        """
+        if self.embeddings_cache is not None or self.rate_limiter is not None:
+            return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
+        if not texts:
+            return []
+        model_dict = self.to_payload()
+        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
+        with self.callback_manager.event(
+            CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
+        ) as event:
+            with progress_bar(len(texts), enabled=show_progress) as on_progress:
+                result = self._connection.client.embed(
+                    self.model_name,
+                    texts,
+                    on_progress=on_progress,
+                    **self._embed_kwargs("document", batched=True),
+                )
+            event.on_end(
+                payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: result.vectors}
+            )
+        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=result.vectors))
+        return result.vectors
+
+    @dispatcher.span
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[Embedding]:
+        """Async twin of :meth:`get_text_embedding_batch` (bounded tasks on this loop)."""
+        if self.embeddings_cache is not None or self.rate_limiter is not None:
+            return await super().aget_text_embedding_batch(
+                texts, show_progress=show_progress, **kwargs
+            )
+        if not texts:
+            return []
+        model_dict = self.to_payload()
+        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
+        with self.callback_manager.event(
+            CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
+        ) as event:
+            with progress_bar(len(texts), enabled=show_progress) as on_progress:
+                result = await self._connection.async_client.embed(
+                    self.model_name,
+                    texts,
+                    on_progress=on_progress,
+                    **self._embed_kwargs("document", batched=True),
+                )
+            event.on_end(
+                payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: result.vectors}
+            )
+        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=result.vectors))
+        return result.vectors

@@ -1,0 +1,12 @@
+"""The user texts of the LlamaIndex suites; tests/compose/llamaindex.py answers exactly these."""
+
+CAPITAL = "Name the capital of Portugal in one word."
+PROVERB = "Finish this proverb in three words: Actions speak"
+WEATHER = "What's the weather like in Lisbon right now?"
+MULTIPLY = "Multiply 6 by 7."
+ALBUM = "Invent a music album inspired by the Atlantic ocean."
+AGENT = "What is (3 * 4) + 5? Use the tools, one operation at a time."
+IMAGE = "Describe this image in a few words."
+REASONING = "What is 17 times 3?"
+RAG_MARKER = "Quenlor"
+RAG_QUESTION = "According to the Quenlor almanac, what colour is the Zorblax fruit?"
