@@ -38,13 +38,13 @@ from workersai._embeddings import (
     run_plan,
     run_plan_on_batch_api,
 )
+from workersai._media import Multipart
 from workersai._rerank import (
     DEFAULT_RERANK_MODEL,
     RerankResult,
     build_rerank_request,
     parse_rerank_response,
 )
-from workersai._media import Multipart
 from workersai._transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,

@@ -73,6 +73,30 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class _OwnedClient(httpx.Client):
+    """An ``httpx.Client`` we created: closed when garbage-collected, so a client object the
+    user never closed does not leave sockets behind."""
+
+    def __del__(self) -> None:
+        if not self.is_closed:
+            try:
+                self.close()
+            except Exception:  # noqa: S110 - interpreter shutdown; nothing left to do
+                pass
+
+
+class _OwnedAsyncClient(httpx.AsyncClient):
+    """Async twin of :class:`_OwnedClient`: closes on the running loop if there is one."""
+
+    def __del__(self) -> None:
+        if self.is_closed:
+            return
+        try:
+            asyncio.get_running_loop().create_task(self.aclose())
+        except Exception:  # noqa: S110 - no running loop: the loop's end closed the sockets
+            pass
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Backoff settings. The number of retries is the client's ``max_retries``."""
@@ -248,7 +272,7 @@ class SyncTransport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(
+                    self._client = _OwnedClient(
                         timeout=self._timeout, limits=DEFAULT_LIMITS, verify=_ssl_context()
                     )
         return self._client
@@ -376,7 +400,7 @@ class AsyncTransport:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
-            client = httpx.AsyncClient(
+            client = _OwnedAsyncClient(
                 timeout=self._timeout, limits=DEFAULT_LIMITS, verify=_ssl_context()
             )
             self._clients[loop] = client

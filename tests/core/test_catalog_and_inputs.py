@@ -146,31 +146,37 @@ SEARCH_PAGE_2 = {
 }
 
 
+@pytest.fixture
+def isolated_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
+    """A private copy of the process-wide catalog, so a refresh cannot leak into other tests."""
+    from workersai import models
+
+    original = get_catalog()
+    copy = ModelCatalog(original.all(), as_of=original.as_of)
+    monkeypatch.setattr(models, "_catalog", copy)
+    return copy
+
+
 def test_list_models_walks_every_page_and_refreshes_the_catalog(
-    server: WorkersAIServer, fast_retries: RetryPolicy
+    server: WorkersAIServer, fast_retries: RetryPolicy, isolated_catalog: ModelCatalog
 ) -> None:
     server.enqueue(Reply.json(SEARCH_PAGE_1), Reply.json(SEARCH_PAGE_2))
-    catalog = get_catalog()
-    before = catalog.get(LLAMA33)
-    try:
-        models = WorkersAI(
-            "acct", "tok", base_url=server.base_url, retry_policy=fast_retries
-        ).list_models(task="text-generation", per_page=2)
-        assert [m.id for m in models] == [LLAMA33, "@cf/new/model-x", "@cf/baai/bge-base-en-v1.5"]
-        assert [r.query for r in server.requests] == [
-            {"per_page": "2", "task": "Text Generation", "page": "1"},
-            {"per_page": "2", "task": "Text Generation", "page": "2"},
-        ]
-        assert all(
-            r.method == "GET" and r.path.endswith("/ai/models/search") for r in server.requests
-        )
-        refreshed = catalog.get(LLAMA33)
-        assert refreshed is not None and refreshed.price[0].price == 0.3
-        assert refreshed.params == before.params  # schema facts kept from the snapshot  # type: ignore[union-attr]
-        assert "@cf/new/model-x" in catalog
-    finally:
-        if before is not None:
-            catalog.update([before])
+    before = isolated_catalog.get(LLAMA33)
+    assert before is not None and isolated_catalog.refreshed_at is None
+    models = WorkersAI(
+        "acct", "tok", base_url=server.base_url, retry_policy=fast_retries
+    ).list_models(task="text-generation", per_page=2)
+    assert [m.id for m in models] == [LLAMA33, "@cf/new/model-x", "@cf/baai/bge-base-en-v1.5"]
+    assert [r.query for r in server.requests] == [
+        {"per_page": "2", "task": "Text Generation", "page": "1"},
+        {"per_page": "2", "task": "Text Generation", "page": "2"},
+    ]
+    assert all(r.method == "GET" and r.path.endswith("/ai/models/search") for r in server.requests)
+    refreshed = isolated_catalog.get(LLAMA33)
+    assert refreshed is not None and refreshed.price[0].price == 0.3
+    assert refreshed.params == before.params  # schema facts kept from the snapshot
+    assert "@cf/new/model-x" in isolated_catalog
+    assert isolated_catalog.refreshed_at is not None
 
 
 def test_model_schema(server: WorkersAIServer) -> None:
