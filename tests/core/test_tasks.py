@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.compose.media import INPAINT_COLOUR
+from tests.conftest import LOOPBACK
 from workersai import (
     TASKS,
     AsyncWorkersAI,
@@ -333,7 +334,7 @@ def client(server: WorkersAIServer) -> WorkersAI:
     return WorkersAI("acct", "token", base_url=server.base_url, max_retries=0)
 
 
-loopback = pytest.mark.enable_socket
+loopback = LOOPBACK
 
 
 @loopback

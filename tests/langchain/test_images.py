@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from langchain_workersai import WorkersAIImage
 from tests.compose.media import INPAINT_COLOUR
+from tests.conftest import LOOPBACK
 from workersai import ImageResult, InvalidInputError
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
@@ -134,7 +135,7 @@ def _slow_image_server(delay: float) -> WorkersAIServer:
     return WorkersAIServer(handler)
 
 
-@pytest.mark.enable_socket
+@LOOPBACK
 class TestWorkersAIImageBatch:
     DELAY = 0.4
 

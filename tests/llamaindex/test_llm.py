@@ -35,6 +35,7 @@ from llama_index.core.tools import FunctionTool
 import llamaindex_workersai
 from llamaindex_workersai import WorkersAI
 from llamaindex_workersai._llm_convert import _convert_messages
+from tests.conftest import LOOPBACK
 from tests.llamaindex import prompts
 from tests.llamaindex.conformance import Album, get_weather, multiply
 from workersai import InvalidInputError, RateLimitError
@@ -414,7 +415,7 @@ def test_token_counting_handler_sees_usage() -> None:
 # -- retries: one layer only ----------------------------------------------------------
 
 
-@pytest.mark.enable_socket
+@LOOPBACK
 def test_retries_happen_once_in_the_core(server: WorkersAIServer) -> None:
     busy = Reply.error(
         429, 3040, "Capacity temporarily exceeded, please try again.", headers={"Retry-After": "0"}
@@ -438,7 +439,7 @@ def test_retries_happen_once_in_the_core(server: WorkersAIServer) -> None:
     assert server.pending == 1
 
 
-@pytest.mark.enable_socket
+@LOOPBACK
 def test_request_body_per_call_kwargs_win(server: WorkersAIServer) -> None:
     server.enqueue(Reply.result({"response": "ok"}))
     llm = WorkersAI(
