@@ -20,6 +20,7 @@ from typing import Any, Literal
 from workersai import _json
 from workersai._messages import prepare_messages, render_prompt
 from workersai._tools import (
+    complete_arguments,
     forced_tool,
     inline_refs,
     normalize_tool_choice,
@@ -479,17 +480,25 @@ class ChatStreamAssembler:
             function = raw.get("function")
             if isinstance(function, Mapping):
                 name, arguments = function.get("name"), function.get("arguments")
+                # Object arguments are never a fragment: the whole call came in this event.
+                complete = arguments is not None and not isinstance(arguments, str)
             else:  # flat {name, arguments} — a whole call in one event
                 name, arguments = raw.get("name"), raw.get("arguments", raw.get("parameters"))
+                complete = arguments is not None
             raw_id = raw.get("id")
             if name is None and arguments is None and raw_id is None:
                 continue  # null-finalisation sentinel (§3.3)
-            if arguments is not None and not isinstance(arguments, str):
-                arguments = _json.dumps_str(arguments)
             index = raw.get("index")
             if not isinstance(index, int):
                 index = self._index_for(raw_id, name)
             state = self._calls.get(index)
+            if complete:
+                # Coerce a complete call's values now ("3" → 3 for an integer parameter), as
+                # the unstreamed path does, so streamed and invoked tool calls agree.
+                tool = name if isinstance(name, str) and name else (state.name if state else "")
+                arguments = complete_arguments(arguments, self._request.tool_schemas.get(tool))
+            elif arguments is not None and not isinstance(arguments, str):
+                arguments = _json.dumps_str(arguments)
             if state is None:
                 if not isinstance(name, str) or not name:
                     continue  # arguments for a call we never saw start: nothing to attach to
