@@ -748,6 +748,9 @@ class WorkersAI(_ClientBase):
                 yield produced
         if source.assembler is None:
             source.assembler = ChatStreamAssembler(chat)
+        held = source.assembler.release()
+        if held is not None:
+            yield held
         yield source.assembler.finish()
 
     def _unstreamed_fallback(
@@ -1072,6 +1075,9 @@ class AsyncWorkersAI(_ClientBase):
                 yield produced
         if source.assembler is None:
             source.assembler = ChatStreamAssembler(chat)
+        held = source.assembler.release()
+        if held is not None:
+            yield held
         yield source.assembler.finish()
 
     async def _unstreamed_fallback(

@@ -648,6 +648,15 @@ def _gpt_oss_leak(ask: Ask) -> Reply:
     return Reply.result(completion)
 
 
+@quirk("Give me the weather in Porto as a tool call.")
+def _gpt_oss_leak_streamed(ask: Ask) -> Plan:
+    # The same leak on the OpenAI-compatible stream: the call arrives as content deltas.
+    return Plan(
+        text=json.dumps({"name": "get_weather", "arguments": {"city": "Porto"}}),
+        reasoning="Call get_weather for Porto.",
+    )
+
+
 @quirk("Check the weather in Oslo and in Bergen.")
 def _kimi_turn_ids(ask: Ask) -> Plan:
     # cloudflare/ai#526: Kimi numbers calls per turn, so "functions.get_weather:0" repeats.

@@ -113,6 +113,23 @@ def test_gpt_oss_leaked_forced_tool_call_is_salvaged(vcr: Cassette) -> None:
     assert "stream" not in _sent(vcr, 2)
 
 
+def test_gpt_oss_leak_in_an_openai_stream_is_salvaged() -> None:
+    """The leak on ``/ai/v1``: JSON text deltas while a tool is forced become a tool call."""
+    llm = ChatWorkersAI(model=GPT_OSS_20B, endpoint="openai")
+    bound = llm.bind_tools([get_weather], tool_choice="get_weather")
+    chunks = list(bound.stream("Give me the weather in Porto as a tool call."))
+    assert all(c.content == "" for c in chunks)  # the JSON text is never streamed as text
+    full = chunks[0]
+    for chunk in chunks[1:]:
+        full += chunk
+    assert [(c["name"], c["args"]) for c in full.tool_calls] == [("get_weather", {"city": "Porto"})]
+    assert full.response_metadata["finish_reason"] == "tool_calls"
+    assert full.content_blocks[0] == {
+        "type": "reasoning",
+        "reasoning": "Call get_weather for Porto.",
+    }
+
+
 def test_kimi_turn_scoped_ids_are_unique_but_sent_back_verbatim(vcr: Cassette) -> None:
     """cloudflare/ai#526: Kimi numbers tool calls per turn ("functions.get_weather:0")."""
     llm = ChatWorkersAI(model=KIMI).bind_tools([get_weather])
