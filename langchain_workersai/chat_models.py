@@ -258,9 +258,30 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
         ``{"cache_status": "HIT", "log_id": "..."}``.
 
     Reasoning:
-        Reasoning models (gpt-oss, Qwen3, Kimi, GLM, ...) return their reasoning as a
-        ``{"type": "reasoning"}`` block in ``content_blocks`` (and in ``content`` with
-        ``output_version="v1"``); it is never sent back to the model with the history.
+        .. code-block:: python
+
+            reasoner = ChatWorkersAI(model="@cf/openai/gpt-oss-120b", reasoning_effort="low")
+            ai_msg = reasoner.invoke("Which is larger, 9.11 or 9.9?")
+            ai_msg.content_blocks, ai_msg.usage_metadata
+
+        .. code-block:: python
+
+            (
+                [
+                    {"type": "reasoning", "reasoning": "0.90 > 0.11, so 9.9 is larger."},
+                    {"type": "text", "text": "9.9 is larger."},
+                ],
+                {
+                    "input_tokens": 80,
+                    "output_tokens": 31,
+                    "total_tokens": 111,
+                    "output_token_details": {"reasoning": 19},
+                },
+            )
+
+        The reasoning is also in ``content`` with ``output_version="v1"`` (and in
+        ``additional_kwargs["reasoning_content"]``); it is never sent back to the model when
+        the message is part of the history.
 
     Many requests:
         ``batch``/``abatch`` run concurrently (``config={"max_concurrency": 16}``) and every
@@ -386,13 +407,10 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        gateway = (
-            self.gateway
-            if isinstance(self.gateway, str) or self.gateway is None
-            else (self.gateway.id)
-        )
         params = {k: v for k, v in self._default_params.items() if k != "session_affinity"}
-        return {**params, **({"gateway": gateway} if gateway else {})}
+        if self.gateway is not None:  # its name only: gateway options may hold a token
+            params["gateway"] = self.gateway if isinstance(self.gateway, str) else self.gateway.id
+        return params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = self._get_invocation_params(stop=stop, **kwargs)
@@ -590,10 +608,12 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             )
             output_parser = _json_parser(schema, is_pydantic)
         elif method == "json_mode":
-            llm = self.bind(
-                response_format={"type": "json_object"},
-                ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
+            structured_format = (
+                {"ls_structured_output_format": {"kwargs": {"method": method}, "schema": schema}}
+                if schema is not None
+                else {}
             )
+            llm = self.bind(response_format={"type": "json_object"}, **structured_format)
             output_parser = _json_parser(schema, is_pydantic)
         else:
             raise ValueError(

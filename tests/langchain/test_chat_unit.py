@@ -529,3 +529,45 @@ def test_batch_survives_rate_limits(server: WorkersAIServer) -> None:
     results = llm.batch(prompts, config={"max_concurrency": 8})
     assert [r.content for r in results] == [f"answer to {p}" for p in prompts]
     assert sum(seen.values()) == 60 + 20  # every third prompt was retried once
+
+
+class Address(BaseModel):
+    city: str
+    country: str
+
+
+class Person(BaseModel):
+    """A person and where they live."""
+
+    name: str
+    home: Address
+    previous: list[Address] = Field(default_factory=list)
+
+
+def test_structured_output_default_method_follows_the_catalog() -> None:
+    with_tools = ChatWorkersAI(model=LLAMA).with_structured_output(Person)
+    assert "tools" in with_tools.first.kwargs  # type: ignore[attr-defined]
+    # Llama 3.1 8B has no function calling on Workers AI: JSON mode with the schema instead.
+    without = ChatWorkersAI(model="@cf/meta/llama-3.1-8b-instruct").with_structured_output(Person)
+    assert without.first.kwargs["response_format"]["type"] == "json_schema"  # type: ignore[attr-defined]
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
+def test_schema_references_are_inlined(server: WorkersAIServer, method: str) -> None:
+    person = {"name": "Ada", "home": {"city": "London", "country": "UK"}, "previous": []}
+    if method == "function_calling":
+        server.enqueue(
+            Reply.result(
+                {"response": None, "tool_calls": [{"name": "Person", "arguments": person}]}
+            )
+        )
+    else:
+        server.enqueue(Reply.result({"response": person}))
+    result = _llm(server).with_structured_output(Person, method=method).invoke("Who is Ada?")  # type: ignore[arg-type]
+    assert result == Person.model_validate(person)
+    sent = json.dumps(_body(server.requests[-1]))
+    assert "$ref" not in sent
+    assert "$defs" not in sent
+    assert '"city"' in sent
