@@ -204,6 +204,24 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
         and ``id``; arguments the model sent as strings (``"3"`` for an integer) are coerced
         to the tool's schema, and unparseable arguments become ``invalid_tool_calls``.
 
+    Image input:
+        .. code-block:: python
+
+            vision = ChatWorkersAI(model="@cf/meta/llama-4-scout-17b-16e-instruct")
+            message = HumanMessage(
+                [
+                    {"type": "text", "text": "Describe this image."},
+                    {"type": "image", "base64": png_b64, "mime_type": "image/png"},
+                    {"type": "image", "url": "https://example.com/cat.jpg"},
+                ]
+            )
+            vision.invoke([message])
+
+        Standard image blocks (base64, bytes, URL), OpenAI ``image_url`` blocks and
+        Anthropic-style ``source`` blocks are sent as ``data:`` URIs, the only form Workers AI
+        accepts: http(s) URLs are downloaded by the client (without your Cloudflare token) and
+        inlined. Images for a model without vision fail before any request is sent.
+
     Structured output:
         .. code-block:: python
 
@@ -684,10 +702,12 @@ def _profile_from_info(info: ModelInfo) -> ModelProfile:
         "tool_calling": tools,
         "tool_choice": tools,
         "tool_call_streaming": tools,
-        "structured_output": True,
+        # Left out (unknown) rather than False when neither shows in the schema snapshot:
+        # JSON mode works on models whose bundled schema predates `response_format`.
+        "structured_output": (tools or "response_format" in info.accepts) or None,
         "temperature": "temperature" in info.params or not info.params,
     }
-    if info.reasoning and "reasoning_effort" in info.accepts:
+    if info.reasoning and info.accepts & {"reasoning_effort", "reasoning"}:
         values["reasoning_effort_levels"] = ["low", "medium", "high"]
     keys = _profile_keys()
     return ModelProfile(**{k: v for k, v in values.items() if k in keys and v is not None})  # type: ignore[typeddict-item]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from langchain_core.exceptions import (
+    ModelAPIError,
     ModelInvalidRequestError,
     ModelNotFoundError,
     ModelRateLimitError,
@@ -506,6 +507,21 @@ class TestWire:
         server.enqueue(Reply.error(404, 5007, "No such model @cf/meta/llama-9"))
         with pytest.raises(ModelNotFoundError, match="No such model"):
             _llm(server, model="@cf/meta/llama-9").invoke("hi")
+
+    async def test_async_errors_are_langchain_model_errors(self, server: WorkersAIServer) -> None:
+        server.enqueue(Reply.error(400, 5007, "No such model @cf/meta/llama-9 or task"))
+        with pytest.raises(ModelNotFoundError) as info:
+            await _llm(server, model="@cf/meta/llama-9").ainvoke("hi")
+        assert isinstance(info.value, workersai.ModelNotFoundError)
+        assert info.value.hint is not None
+        server.enqueue(Reply.sse([{"response": "Half an ans", "p": "abc"}], done=False))
+        chunks: list[AIMessageChunk] = []
+        with pytest.raises(ModelAPIError) as truncated:
+            async for chunk in _llm(server).astream("hi"):
+                chunks.append(chunk)
+        assert isinstance(truncated.value, workersai.StreamTruncatedError)
+        assert truncated.value.partial_text == "Half an ans"
+        assert [c.content for c in chunks] == ["Half an ans"]
 
 
 @pytest.mark.enable_socket
