@@ -546,9 +546,10 @@ def openai_stream(ask: Ask, plan: Plan, *, gpt_oss: bool = False) -> Reply:
         events.append(chunk({}, stop_reason=200012))
     finish = "tool_calls" if plan.calls else "stop"
     usage = _usage(ask, plan)
-    tail = {**head, "object": "chat.completion.chunk"}
-    events.append(
-        {
+
+    def terminal(usage: dict[str, Any]) -> dict[str, Any]:
+        # Terminal chunks put `object` after `id` and keep a `choices` entry (unlike OpenAI).
+        return {
             "id": response_id,
             "object": "chat.completion.chunk",
             "created": created,
@@ -556,25 +557,14 @@ def openai_stream(ask: Ask, plan: Plan, *, gpt_oss: bool = False) -> Reply:
             "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
             "usage": usage,
         }
-    )
-    trailer = (
-        {
-            **usage,
-            "prompt_tokens_details": {
-                "cached_tokens": usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
-            },
-        }
-        if gpt_oss
-        else {
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "total_tokens": 0,
-            "prompt_tokens_details": {"cached_tokens": 0},
-        }
-    )
-    events.append(
-        {**tail, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": trailer}
-    )
+
+    events.append(terminal(usage))
+    if gpt_oss:  # the second terminal chunk repeats the usage, with cached tokens
+        cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+        events.append(terminal({**usage, "prompt_tokens_details": {"cached_tokens": cached}}))
+    else:  # Llama: the second terminal chunk reports all-zero usage
+        zero = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        events.append(terminal({**zero, "prompt_tokens_details": {"cached_tokens": 0}}))
     return Reply.sse(events, headers=_gateway_headers(ask))
 
 
