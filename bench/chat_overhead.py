@@ -1,7 +1,8 @@
 """What ChatWorkersAI costs on top of the HTTP call, and a 1,000-prompt batch through 429s.
 
-Everything runs against the loopback server of ``workersai.testing`` answering instantly, so
-the numbers are client-side cost only (plus the same local round trip for every row):
+Everything runs against the loopback server of ``workersai.testing`` answering instantly, in
+a child process (so it does not compete with the client for the GIL): the numbers are the
+client-side cost plus the same local round trip for every row.
 
 1. per-call latency of ``ChatWorkersAI.invoke`` / ``.stream`` next to a raw ``httpx`` POST of
    the same request, the core ``WorkersAI.chat``, and langchain-cloudflare's
@@ -21,11 +22,14 @@ import argparse
 import asyncio
 import gc
 import json
+import multiprocessing
 import statistics
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
@@ -50,6 +54,33 @@ def instant(request: RecordedRequest) -> Reply:
     return Reply.sse(STREAM) if body.get("stream") else Reply.result(ANSWER)
 
 
+def _serve(handler: Callable[[RecordedRequest], Reply], conn: Connection) -> None:
+    with WorkersAIServer(handler) as server:
+        conn.send(server.base_url)
+        conn.recv()  # wait for "stop"
+        conn.send((len(server.requests), getattr(handler, "rejected", 0)))
+
+
+@contextmanager
+def server_process(
+    handler: Callable[[RecordedRequest], Reply],
+) -> Iterator[tuple[str, dict[str, int]]]:
+    """A WorkersAIServer in a child process; yields its base URL and, after the block,
+    fills the dict with ``requests`` and ``rejected`` counts."""
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(handler, child), daemon=True
+    )
+    process.start()
+    stats: dict[str, int] = {}
+    try:
+        yield parent.recv(), stats
+    finally:
+        parent.send("stop")
+        stats["requests"], stats["rejected"] = parent.recv()
+        process.join(timeout=5)
+
+
 def timed(rows: list[tuple[str, Callable[[], Any]]], calls: int) -> dict[str, list[float]]:
     """Per-call seconds for each row, measured in interleaved rounds so that drift (CPU
     frequency, the server thread warming up) spreads evenly over the rows."""
@@ -68,8 +99,8 @@ def timed(rows: list[tuple[str, Callable[[], Any]]], calls: int) -> dict[str, li
     return samples
 
 
-def overhead_table(server: WorkersAIServer, calls: int) -> str:
-    url = f"{server.base_url}/accounts/acct/ai/run/{MODEL}"
+def overhead_table(base_url: str, calls: int) -> str:
+    url = f"{base_url}/accounts/acct/ai/run/{MODEL}"
     headers = {"Authorization": "Bearer token", "Content-Type": "application/json"}
     messages = [{"role": "user", "content": "Hello"}]
     raw = httpx.Client()
@@ -85,8 +116,8 @@ def overhead_table(server: WorkersAIServer, calls: int) -> str:
                 if line.startswith("data: ") and line != "data: [DONE]":
                     json.loads(line[6:])
 
-    core = WorkersAI("acct", "token", base_url=server.base_url)
-    llm = ChatWorkersAI(model=MODEL, account_id="acct", api_key="token", base_url=server.base_url)
+    core = WorkersAI("acct", "token", base_url=base_url)
+    llm = ChatWorkersAI(model=MODEL, account_id="acct", api_key="token", base_url=base_url)
     invoke_rows: list[tuple[str, Callable[[], Any]]] = [
         ("raw `httpx` POST + `json()`", raw_post),
         ("core `WorkersAI.chat`", lambda: core.chat(MODEL, messages)),
@@ -103,7 +134,7 @@ def overhead_table(server: WorkersAIServer, calls: int) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cf = ChatCloudflareWorkersAI(
-                model=MODEL, account_id="acct", api_token="token", base_url=server.base_url
+                model=MODEL, account_id="acct", api_token="token", base_url=base_url
             )
         name = "langchain-cloudflare `ChatCloudflareWorkersAI"
         invoke_rows.append((f"{name}.invoke`", lambda: cf.invoke("Hello")))
@@ -169,8 +200,8 @@ def batch_table(prompts: int, concurrency: int) -> str:
 
     def run(name: str, make: Callable[[str], Any], use_async: bool = False) -> None:
         throttling = Throttling()
-        with WorkersAIServer(throttling) as server:
-            llm = make(server.base_url)
+        with server_process(throttling) as (base_url, stats):
+            llm = make(base_url)
             start = time.perf_counter()
             if use_async:
                 results = asyncio.run(llm.abatch(texts, config=config, return_exceptions=True))
@@ -180,10 +211,9 @@ def batch_table(prompts: int, concurrency: int) -> str:
             failed = sum(isinstance(r, BaseException) for r in results)
             if not failed:
                 assert [r.content for r in results] == [f"answer: {t}" for t in texts]
-            lines.append(
-                f"| {name} | {wall:.2f} s | {len(server.requests)} | {throttling.rejected} "
-                f"| {failed} |"
-            )
+        lines.append(
+            f"| {name} | {wall:.2f} s | {stats['requests']} | {stats['rejected']} | {failed} |"
+        )
 
     def ours(base_url: str) -> ChatWorkersAI:
         return ChatWorkersAI(
@@ -214,8 +244,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="prompts in the batch")
     parser.add_argument("--concurrency", type=int, default=32, help="batch max_concurrency")
     args = parser.parse_args()
-    with WorkersAIServer(instant) as server:
-        print(overhead_table(server, args.calls))
+    with server_process(instant) as (base_url, _):
+        print(overhead_table(base_url, args.calls))
     print()
     print(batch_table(args.batch, args.concurrency))
 

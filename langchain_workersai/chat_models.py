@@ -934,18 +934,18 @@ def _convert_chunk(chunk: wai.ChatChunk) -> ChatGenerationChunk:
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message)
-    additional_kwargs = {"reasoning_content": chunk.reasoning} if chunk.reasoning else {}
-    message = AIMessageChunk(
-        content=chunk.text,
-        additional_kwargs=additional_kwargs,
-        tool_call_chunks=[
+    # Only the fields a delta carries: a stream creates one message per token.
+    fields: dict[str, Any] = {"response_metadata": {"model_provider": PROVIDER}}
+    if chunk.reasoning:
+        fields["additional_kwargs"] = {"reasoning_content": chunk.reasoning}
+    if chunk.tool_calls:
+        fields["tool_call_chunks"] = [
             tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index)
             for c in chunk.tool_calls
-        ],
-        response_metadata={"model_provider": PROVIDER},
-        id=chunk.id,
-    )
-    return ChatGenerationChunk(message=message)
+        ]
+    if chunk.id:
+        fields["id"] = chunk.id
+    return ChatGenerationChunk(message=AIMessageChunk(content=chunk.text, **fields))
 
 
 def _json_parser(schema: dict[str, Any] | type | None, is_pydantic: bool) -> OutputParserLike[Any]:
