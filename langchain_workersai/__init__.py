@@ -1,12 +1,14 @@
 """LangChain integration for Cloudflare Workers AI (over the ``workersai`` core)."""
 
 from langchain_workersai.audio import WorkersAIWhisperLoader, WorkersAIWhisperParser
+from langchain_workersai.chat_models import ChatWorkersAI
 from langchain_workersai.embeddings import WorkersAIEmbeddings
 from langchain_workersai.images import WorkersAIImage
 from langchain_workersai.rerankers import WorkersAIReranker
 from langchain_workersai.tasks import WorkersAISummarizer, WorkersAITranslator
 
 __all__ = [
+    "ChatWorkersAI",
     "WorkersAIEmbeddings",
     "WorkersAIImage",
     "WorkersAIReranker",

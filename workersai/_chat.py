@@ -20,6 +20,7 @@ from typing import Any, Literal
 from workersai import _json
 from workersai._messages import prepare_messages, render_prompt
 from workersai._tools import (
+    complete_arguments,
     forced_tool,
     inline_refs,
     normalize_tool_choice,
@@ -407,6 +408,10 @@ class ChatStreamAssembler:
         self._model: str | None = request.model
         self._id: str | None = None
         self.done = False
+        # With a forced tool, text is held back until the end: gpt-oss may write the call as
+        # JSON text (§3.2.8), which is salvaged into a tool call instead of streamed as text.
+        self._hold_text = bool(request.forced and request.tool_schemas)
+        self._held: list[str] = []
 
     @property
     def partial_text(self) -> str:
@@ -461,6 +466,9 @@ class ChatStreamAssembler:
             model=self._model,
             id=self._id,
         )
+        if chunk.text and self._hold_text and not self._calls:
+            self._held.append(chunk.text)
+            chunk.text = ""
         if chunk.text:
             self._text.append(chunk.text)
         if chunk.reasoning:
@@ -479,17 +487,25 @@ class ChatStreamAssembler:
             function = raw.get("function")
             if isinstance(function, Mapping):
                 name, arguments = function.get("name"), function.get("arguments")
+                # Object arguments are never a fragment: the whole call came in this event.
+                complete = arguments is not None and not isinstance(arguments, str)
             else:  # flat {name, arguments} — a whole call in one event
                 name, arguments = raw.get("name"), raw.get("arguments", raw.get("parameters"))
+                complete = arguments is not None
             raw_id = raw.get("id")
             if name is None and arguments is None and raw_id is None:
                 continue  # null-finalisation sentinel (§3.3)
-            if arguments is not None and not isinstance(arguments, str):
-                arguments = _json.dumps_str(arguments)
             index = raw.get("index")
             if not isinstance(index, int):
                 index = self._index_for(raw_id, name)
             state = self._calls.get(index)
+            if complete:
+                # Coerce a complete call's values now ("3" → 3 for an integer parameter), as
+                # the unstreamed path does, so streamed and invoked tool calls agree.
+                tool = name if isinstance(name, str) and name else (state.name if state else "")
+                arguments = complete_arguments(arguments, self._request.tool_schemas.get(tool))
+            elif arguments is not None and not isinstance(arguments, str):
+                arguments = _json.dumps_str(arguments)
             if state is None:
                 if not isinstance(name, str) or not name:
                     continue  # arguments for a call we never saw start: nothing to attach to
@@ -512,6 +528,33 @@ class ChatStreamAssembler:
         if isinstance(name, str) and name:
             return len(self._calls)
         return max(self._calls, default=0)
+
+    def release(self) -> ChatChunk | None:
+        """Text held back while a tool was forced: salvaged tool calls, or the text itself.
+
+        Call once at the end of the stream, before :meth:`finish`.
+        """
+        held = "".join(self._held)
+        self._held.clear()
+        if not held:
+            return None
+        calls = (
+            []
+            if self._calls
+            else salvage_tool_calls(held, self._request.tool_schemas, forced=self._request.forced)
+        )
+        if not calls:
+            self._text.append(held)
+            return ChatChunk(text=held, model=self._model, id=self._id)
+        chunks = []
+        for index, call in enumerate(calls):
+            self._calls[index] = _CallState(
+                id=call.id, name=call.name, arguments=[call.raw_arguments]
+            )
+            chunks.append(
+                ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
+            )
+        return ChatChunk(tool_calls=chunks, model=self._model, id=self._id)
 
     def finish(self) -> ChatChunk:
         """The final chunk. Raises :class:`StreamTruncatedError` for a truncated stream."""

@@ -723,6 +723,9 @@ class WorkersAI(TaskMethods, _ClientBase):
                 yield produced
         if source.assembler is None:
             source.assembler = ChatStreamAssembler(chat)
+        held = source.assembler.release()
+        if held is not None:
+            yield held
         yield source.assembler.finish()
 
     def _unstreamed_fallback(
@@ -1122,6 +1125,9 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
                 yield produced
         if source.assembler is None:
             source.assembler = ChatStreamAssembler(chat)
+        held = source.assembler.release()
+        if held is not None:
+            yield held
         yield source.assembler.finish()
 
     async def _unstreamed_fallback(

@@ -284,6 +284,19 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any], str, str | None]:
     return value, raw, None
 
 
+def complete_arguments(raw: Any, schema: Mapping[str, Any] | None) -> str:
+    """JSON text of a *complete* call's arguments, coerced to ``schema`` when they parse.
+
+    Used for streamed events that carry a whole call (flat ``{name, arguments}`` or object
+    arguments); text that is not a JSON object is returned unchanged so the adapter can
+    report it as an invalid tool call.
+    """
+    arguments, text, error = parse_arguments(raw)
+    if error is None and schema:
+        return _json.dumps_str(coerce_arguments(arguments, schema))
+    return text
+
+
 def tool_call_from_wire(
     raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]] | None = None
 ) -> ToolCall | None:
