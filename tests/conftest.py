@@ -138,6 +138,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # compose mode records against the loopback emulator from every cassette test
         if MODE == "compose" or "server" in getattr(item, "fixturenames", ()):
             item.add_marker(LOOPBACK)
+        # langchain-tests' stream benchmark replays its one recorded stream many times
+        if item.name.startswith("test_stream_time"):
+            item.add_marker(pytest.mark.vcr(allow_playback_repeats=True))
 
 
 # -- shared fixtures ---------------------------------------------------------------------

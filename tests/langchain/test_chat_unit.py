@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 import workersai
 from langchain_workersai import ChatWorkersAI
 from langchain_workersai.chat_models import _convert_messages
+from tests.conftest import LOOPBACK
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -258,7 +259,7 @@ def test_image_without_known_type_is_rejected() -> None:
 # -- requests on the wire (loopback server) -------------------------------------------------
 
 
-@pytest.mark.enable_socket
+@LOOPBACK
 @pytest.mark.allow_hosts(["127.0.0.1"])
 class TestWire:
     def test_only_set_parameters_are_sent_and_call_kwargs_win(
@@ -524,7 +525,7 @@ class TestWire:
         assert [c.content for c in chunks] == ["Half an ans"]
 
 
-@pytest.mark.enable_socket
+@LOOPBACK
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_batch_survives_rate_limits(server: WorkersAIServer) -> None:
     """A batch with scripted 429s: every prompt is answered, none fails the batch."""
@@ -568,7 +569,7 @@ def test_structured_output_default_method_follows_the_catalog() -> None:
     assert without.first.kwargs["response_format"]["type"] == "json_schema"  # type: ignore[attr-defined]
 
 
-@pytest.mark.enable_socket
+@LOOPBACK
 @pytest.mark.allow_hosts(["127.0.0.1"])
 @pytest.mark.parametrize("method", ["function_calling", "json_schema"])
 def test_schema_references_are_inlined(server: WorkersAIServer, method: str) -> None:
