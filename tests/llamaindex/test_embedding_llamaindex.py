@@ -107,6 +107,16 @@ def test_embed_batch_size_is_capped_at_the_model_limit(
     assert WorkersAIEmbedding(model=model, embed_batch_size=asked).embed_batch_size == expected
 
 
+def test_round_trips_through_to_dict() -> None:
+    embed = WorkersAIEmbedding("@cf/baai/bge-small-en-v1.5", max_concurrency=3, pooling="cls")
+    copy = WorkersAIEmbedding.from_dict(embed.to_dict())
+    assert (copy.model_name, copy.max_concurrency, copy.pooling) == (
+        "@cf/baai/bge-small-en-v1.5",
+        3,
+        "cls",
+    )
+
+
 def test_model_name_keyword_and_dimensions() -> None:
     embed = WorkersAIEmbedding(model_name="@cf/baai/bge-small-en-v1.5")
     assert embed.model_name == "@cf/baai/bge-small-en-v1.5"
