@@ -322,25 +322,25 @@ def main() -> None:
         port = queue.get(timeout=120)
         base = f"http://127.0.0.1:{port}/client/v4"
         overhead = server_floor(base, latency)
-        rows: list[tuple[str, float]] = []
-        for label, func, _competitor in CONTENDERS:
-            if not _installed(func) or (args.skip_slow and "default batch 10" in label):
-                continue
+        selected = [
+            (label, func)
+            for label, func, _competitor in CONTENDERS
+            if _installed(func) and not (args.skip_slow and "default batch 10" in label)
+        ]
+        for _label, func in selected:
             func(base, texts[:150])  # warm-up: imports and first connections are not timed
-            timings = []
-            for _ in range(args.repeat):
+        timings: dict[str, list[float]] = {label: [] for label, _ in selected}
+        # Round-robin, so a burst of load elsewhere on the machine hits every contender.
+        for _ in range(args.repeat):
+            for label, func in selected:
                 start = time.perf_counter()
                 vectors = func(base, texts)
-                timings.append(time.perf_counter() - start)
+                timings[label].append(time.perf_counter() - start)
                 assert len(vectors) == len(texts), label
                 assert len(vectors[0]) == DIMS, label
-            rows.append((label, min(timings)))
-            print(
-                f"{label}: {min(timings):.3f}s (runs: "
-                + ", ".join(f"{t:.3f}" for t in timings)
-                + ")",
-                file=sys.stderr,
-            )
+        rows = [(label, min(timings[label])) for label, _ in selected]
+        for label, runs in timings.items():
+            print(f"{label}: " + ", ".join(f"{t:.3f}s" for t in runs), file=sys.stderr)
     finally:
         process.kill()
 
