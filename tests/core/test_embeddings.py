@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import LOOPBACK
 from workersai import (
     AsyncWorkersAI,
     BatchWaitOptions,
@@ -34,7 +35,7 @@ from workersai._embeddings import (
 )
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
-pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+pytestmark = LOOPBACK
 
 BGE = "@cf/baai/bge-base-en-v1.5"
 QWEN = "@cf/qwen/qwen3-embedding-0.6b"

@@ -260,7 +260,6 @@ def test_image_without_known_type_is_rejected() -> None:
 
 
 @LOOPBACK
-@pytest.mark.allow_hosts(["127.0.0.1"])
 class TestWire:
     def test_only_set_parameters_are_sent_and_call_kwargs_win(
         self, server: WorkersAIServer
@@ -526,7 +525,6 @@ class TestWire:
 
 
 @LOOPBACK
-@pytest.mark.allow_hosts(["127.0.0.1"])
 def test_batch_survives_rate_limits(server: WorkersAIServer) -> None:
     """A batch with scripted 429s: every prompt is answered, none fails the batch."""
     seen: dict[str, int] = {}
@@ -570,7 +568,6 @@ def test_structured_output_default_method_follows_the_catalog() -> None:
 
 
 @LOOPBACK
-@pytest.mark.allow_hosts(["127.0.0.1"])
 @pytest.mark.parametrize("method", ["function_calling", "json_schema"])
 def test_schema_references_are_inlined(server: WorkersAIServer, method: str) -> None:
     person = {"name": "Ada", "home": {"city": "London", "country": "UK"}, "previous": []}

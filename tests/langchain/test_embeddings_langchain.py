@@ -16,11 +16,12 @@ from pydantic import ValidationError
 
 from langchain_workersai import WorkersAIEmbeddings
 from tests.compose.embeddings import vector
+from tests.conftest import LOOPBACK
 from workersai import DailyLimitExceededError, InvalidInputError, ModelInputError
 from workersai._embeddings import BGE_QUERY_INSTRUCTION
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
-loopback = pytest.mark.allow_hosts(["127.0.0.1"])
+loopback = LOOPBACK
 
 
 class Emulator:

@@ -17,11 +17,12 @@ from llama_index.core.storage.kvstore import SimpleKVStore
 
 from llamaindex_workersai import WorkersAIEmbedding
 from tests.compose.embeddings import vector
+from tests.conftest import LOOPBACK
 from workersai import InvalidInputError
 from workersai._embeddings import BGE_QUERY_INSTRUCTION
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
-loopback = pytest.mark.allow_hosts(["127.0.0.1"])
+loopback = LOOPBACK
 
 
 class Emulator:
