@@ -64,6 +64,7 @@ from workersai.models import ModelInfo, get_catalog, resolve_model, task_name
 from workersai.responses import ChatChunk, ChatResult, EmbeddingResult
 from workersai.schemas import validate_input
 from workersai.tasks import AsyncTaskMethods, TaskMethods
+from workersai.usage import record_request, record_run
 
 __all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
 
@@ -329,7 +330,17 @@ class _ClientBase:
 
     def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
         body = self._checked_body(response, chat.model)
-        return parse_chat_response(body, chat, gateway=gateway_info(response.headers))
+        result = parse_chat_response(body, chat, gateway=gateway_info(response.headers))
+        record_request(chat.model, result.usage)
+        return result
+
+    def _finish_stream(self, chat: ChatRequest, source: ChatResultSource) -> ChatChunk:
+        """The final chunk of an SSE stream (usage recorded once, here)."""
+        if source.assembler is None:
+            source.assembler = ChatStreamAssembler(chat)
+        final = source.assembler.finish()
+        record_request(chat.model, final.usage)
+        return final
 
     def _run_request(
         self,
@@ -428,6 +439,7 @@ class _ClientBase:
             if isinstance(body, Mapping) and body.get("success") is False:
                 raise error_from_response(200, body, headers=item.headers, model=chat.model)
             result = parse_chat_response(body, chat, gateway=gateway_info(item.headers))
+            record_request(chat.model, result.usage)
             source.complete = result
             return chunks_from_result(result)
         assert source.assembler is not None
@@ -499,6 +511,13 @@ def _unstreamed(chat: ChatRequest, prepared: PreparedRequest) -> PreparedRequest
         model=prepared.model,
         label=prepared.label,
     )
+
+
+def _result_of(body: Any) -> Any:
+    """The ``result`` of a v4 envelope (the body itself otherwise)."""
+    if isinstance(body, Mapping) and "result" in body and "success" in body:
+        return body["result"]
+    return body
 
 
 def _chat_empty(result: ChatResult) -> bool:
@@ -616,7 +635,9 @@ class WorkersAI(TaskMethods, _ClientBase):
             reject_if_busy=reject_if_busy,
             validate=validate,
         )
-        return self._unwrap(self._transport.request(prepared), model_id)
+        output = self._unwrap(self._transport.request(prepared), model_id)
+        record_run(model_id, inputs, output)
+        return output
 
     def stream(
         self,
@@ -726,7 +747,7 @@ class WorkersAI(TaskMethods, _ClientBase):
         held = source.assembler.release()
         if held is not None:
             yield held
-        yield source.assembler.finish()
+        yield self._finish_stream(chat, source)
 
     def _unstreamed_fallback(
         self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
@@ -832,7 +853,9 @@ class WorkersAI(TaskMethods, _ClientBase):
             "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
         )
         response = self._transport.request(prepared)
-        return parse_embedding_response(self._checked_body(response, request.model), request)
+        result = parse_embedding_response(self._checked_body(response, request.model), request)
+        record_request(request.model, result.usage)
+        return result
 
     # -- reranking ------------------------------------------------------------------------
 
@@ -860,7 +883,9 @@ class WorkersAI(TaskMethods, _ClientBase):
             "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
         )
         response = self._transport.request(prepared)
-        return parse_rerank_response(self._checked_body(response, request.model), request)
+        body = self._checked_body(response, request.model)
+        record_run(request.model, request.body, _result_of(body))
+        return parse_rerank_response(body, request)
 
     # -- catalog and account --------------------------------------------------------------
 
@@ -949,6 +974,8 @@ class BatchAPI:
         while True:
             job = self.poll(model, request_id)
             if job.status not in PENDING:
+                # a finished job's usage covers all of its requests: recorded once, here
+                record_request(resolve_model(model), job.usage)
                 return job
             if time.monotonic() + interval > deadline:
                 raise BatchTimeoutError(
@@ -1041,7 +1068,9 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             reject_if_busy=reject_if_busy,
             validate=validate,
         )
-        return self._unwrap(await self._transport.request(prepared), model_id)
+        output = self._unwrap(await self._transport.request(prepared), model_id)
+        record_run(model_id, inputs, output)
+        return output
 
     def stream(
         self,
@@ -1128,7 +1157,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         held = source.assembler.release()
         if held is not None:
             yield held
-        yield source.assembler.finish()
+        yield self._finish_stream(chat, source)
 
     async def _unstreamed_fallback(
         self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
@@ -1202,7 +1231,9 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
         )
         response = await self._transport.request(prepared)
-        return parse_embedding_response(self._checked_body(response, request.model), request)
+        result = parse_embedding_response(self._checked_body(response, request.model), request)
+        record_request(request.model, result.usage)
+        return result
 
     async def rerank(
         self,
@@ -1221,7 +1252,9 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
         )
         response = await self._transport.request(prepared)
-        return parse_rerank_response(self._checked_body(response, request.model), request)
+        body = self._checked_body(response, request.model)
+        record_run(request.model, request.body, _result_of(body))
+        return parse_rerank_response(body, request)
 
     async def list_models(
         self,
@@ -1296,6 +1329,8 @@ class AsyncBatchAPI:
         while True:
             job = await self.poll(model, request_id)
             if job.status not in PENDING:
+                # a finished job's usage covers all of its requests: recorded once, here
+                record_request(resolve_model(model), job.usage)
                 return job
             if time.monotonic() + interval > deadline:
                 raise BatchTimeoutError(

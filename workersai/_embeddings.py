@@ -20,6 +20,7 @@ request is sent — an index silently holding a vector of nothing would be worse
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -344,7 +345,10 @@ def run_plan(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workersai-embed")
     try:
         pending: dict[Future[EmbeddingResult], int] = {
-            pool.submit(send, request): index for index, request in enumerate(plan.requests)
+            # each task in a copy of the caller's context: usage trackers (workersai.usage)
+            # and tracing context follow the work into the pool's threads
+            pool.submit(contextvars.copy_context().run, send, request): index
+            for index, request in enumerate(plan.requests)
         }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_EXCEPTION)

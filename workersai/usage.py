@@ -9,23 +9,42 @@ dollars with those prices; a model without a usable price gives ``usd=None`` —
 :class:`UsageTracker` totals many requests, thread- and task-safe; the LangChain callback and
 the LlamaIndex handler are thin wrappers around it.
 
+Every request the clients complete is recorded into the trackers active at that moment:
+those of :func:`track_usage` blocks in the current context (threads and tasks started inside
+inherit it) and those made process-wide with :meth:`UsageTracker.attach`.
+
 Example:
-    >>> tracker = UsageTracker()
-    >>> tracker.record("@cf/meta/llama-3.3-70b-instruct-fp8-fast", result.usage)
+    >>> with track_usage() as tracker:
+    ...     client.chat("@cf/meta/llama-3.3-70b-instruct-fp8-fast", messages)
+    ...     client.embed("@cf/baai/bge-base-en-v1.5", texts)
     >>> print(tracker.summary())
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
+from typing import Any
 
 from workersai.models import ModelInfo, get_catalog, get_model_info
 from workersai.responses import Usage
 
-__all__ = ["CostEstimate", "ModelUsage", "UsageTracker", "estimate_cost", "price_source"]
+__all__ = [
+    "CostEstimate",
+    "ModelUsage",
+    "UsageTracker",
+    "active_trackers",
+    "estimate_cost",
+    "price_source",
+    "record_request",
+    "record_run",
+    "track_usage",
+]
 
 #: USD per 1,000 neurons beyond the daily free allocation (Workers AI pricing).
 USD_PER_1K_NEURONS = 0.011
@@ -224,6 +243,17 @@ class UsageTracker:
         with self._lock:
             self.by_model.clear()
 
+    def attach(self) -> UsageTracker:
+        """Receive every request of the process (all threads and tasks) until :meth:`detach`."""
+        with _GLOBAL_LOCK:
+            if not any(t is self for t in _GLOBAL_TRACKERS):
+                _GLOBAL_TRACKERS.append(self)
+        return self
+
+    def detach(self) -> None:
+        with _GLOBAL_LOCK:
+            _GLOBAL_TRACKERS[:] = [t for t in _GLOBAL_TRACKERS if t is not self]
+
     def __iter__(self) -> Iterator[tuple[str, ModelUsage]]:
         with self._lock:
             return iter(sorted(self.by_model.items()))
@@ -259,3 +289,115 @@ class UsageTracker:
             f"Estimate as of {stamp}; the daily free allocation (10,000 neurons) is not deducted."
         )
         return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Which trackers see a request
+# --------------------------------------------------------------------------------------
+
+_CONTEXT_TRACKERS: ContextVar[tuple[UsageTracker, ...]] = ContextVar(
+    "workersai_usage_trackers", default=()
+)
+_GLOBAL_TRACKERS: list[UsageTracker] = []
+_GLOBAL_LOCK = threading.Lock()
+
+
+@contextmanager
+def track_usage(tracker: UsageTracker | None = None) -> Iterator[UsageTracker]:
+    """Record every request completed inside the block (and in threads/tasks it starts).
+
+    Example:
+        >>> with track_usage() as usage:
+        ...     client.chat(model, messages)
+        >>> usage.total.total_tokens
+        41
+    """
+    tracker = tracker if tracker is not None else UsageTracker()
+    token = _CONTEXT_TRACKERS.set((*_CONTEXT_TRACKERS.get(), tracker))
+    try:
+        yield tracker
+    finally:
+        _CONTEXT_TRACKERS.reset(token)
+
+
+def active_trackers() -> tuple[UsageTracker, ...]:
+    """The trackers a request completed now is recorded into (each once)."""
+    context = _CONTEXT_TRACKERS.get()
+    if not _GLOBAL_TRACKERS:
+        return context
+    with _GLOBAL_LOCK:
+        everyone = (*context, *_GLOBAL_TRACKERS)
+    unique: dict[int, UsageTracker] = {id(t): t for t in everyone}
+    return tuple(unique.values())
+
+
+def is_tracking(tracker: UsageTracker) -> bool:
+    """Whether ``tracker`` already receives this context's requests from the core."""
+    return any(t is tracker for t in active_trackers())
+
+
+def record_request(
+    model: str,
+    usage: Usage | None,
+    *,
+    audio_seconds: float | None = None,
+    image_tiles: int | None = None,
+    input_image_tiles: int = 0,
+    steps: int | None = None,
+    characters: int | None = None,
+) -> None:
+    """Called by the clients once per completed request; cheap when nothing is tracking."""
+    trackers = active_trackers()
+    for tracker in trackers:
+        tracker.record(
+            model,
+            usage,
+            audio_seconds=audio_seconds,
+            image_tiles=image_tiles,
+            input_image_tiles=input_image_tiles,
+            steps=steps,
+            characters=characters,
+        )
+
+
+def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> dict[str, Any]:
+    """What a non-token price is charged by, read off a request and its answer."""
+    if info is None:
+        return {}
+    task = info.task.lower()
+    form = getattr(inputs, "fields", inputs)  # a Multipart form (FLUX.2) or a JSON mapping
+    fields_in: Mapping[str, Any] = form if isinstance(form, Mapping) else {}
+    if task == "text-to-image":
+
+        def param(name: str) -> Any:
+            spec = info.params.get(name)
+            return fields_in.get(name, spec.default if spec is not None else None)
+
+        width, height = float(param("width") or 1024), float(param("height") or 1024)
+        steps = fields_in.get("num_steps", fields_in.get("steps"))
+        if steps is None:
+            steps = param("num_steps") or param("steps")
+        tiles = math.ceil(width / 512) * math.ceil(height / 512)
+        return {"image_tiles": tiles, "steps": int(steps) if steps is not None else None}
+    if task == "automatic speech recognition" and isinstance(output, Mapping):
+        info_block = output.get("transcription_info")
+        if isinstance(info_block, Mapping) and isinstance(info_block.get("duration"), (int, float)):
+            return {"audio_seconds": float(info_block["duration"])}
+        ends = [w.get("end") for w in output.get("words") or () if isinstance(w, Mapping)]
+        ends += [s.get("end") for s in output.get("segments") or () if isinstance(s, Mapping)]
+        numeric = [e for e in ends if isinstance(e, (int, float))]
+        return {"audio_seconds": float(max(numeric))} if numeric else {}
+    if task == "text-to-speech":
+        text = fields_in.get("prompt", fields_in.get("text"))
+        return {"characters": len(text)} if isinstance(text, str) else {}
+    return {}
+
+
+def record_run(model: str, inputs: Any, output: Any) -> None:
+    """Record a generic ``run()``: token usage from the answer, and for images, speech and
+    TTS the quantities their prices are charged by."""
+    if not active_trackers():
+        return
+    usage = Usage.from_wire(output.get("usage")) if isinstance(output, Mapping) else None
+    facts = _cost_facts(get_model_info(model), inputs, output)
+    record_request(model, usage, **facts)

@@ -7,9 +7,10 @@ import threading
 
 import pytest
 
-from workersai import Usage
+from workersai import AsyncWorkersAI, RetryPolicy, Usage, WorkersAI
 from workersai.models import ModelInfo, ModelPrice
-from workersai.usage import UsageTracker, estimate_cost, price_source
+from workersai.testing import Reply, WorkersAIServer
+from workersai.usage import UsageTracker, estimate_cost, price_source, track_usage
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"  # 0.29 / 2.25 USD per M tokens (snapshot)
 
@@ -142,3 +143,117 @@ def test_tracker_is_exact_under_threads_and_tasks() -> None:
 
 def test_price_source_mentions_the_snapshot_age() -> None:
     assert "days old" in price_source() or "live prices" in price_source()
+
+
+# -- what the clients record ------------------------------------------------------------
+
+
+USAGE = {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
+USER = [{"role": "user", "content": "hi"}]
+
+
+def _embedding_answer(request: object) -> Reply:
+    texts = request.json()["text"]  # type: ignore[attr-defined]
+    return Reply.result(
+        {
+            "shape": [len(texts), 2],
+            "data": [[1.0, 2.0]] * len(texts),
+            "usage": {
+                "prompt_tokens": len(texts),
+                "completion_tokens": 0,
+                "total_tokens": len(texts),
+            },
+        }
+    )
+
+
+def test_each_completed_request_is_recorded_once(
+    server: WorkersAIServer, fast_retries: RetryPolicy
+) -> None:
+    client = WorkersAI("acct", "tok", base_url=server.base_url, retry_policy=fast_retries)
+    server.enqueue(
+        Reply.error(429, 3040, "busy"),  # a retried attempt is not a completed request
+        Reply.result({"response": "a", "usage": USAGE}),
+        Reply.sse(
+            [
+                {"response": "b", "usage": {**USAGE, "neurons": 1.25}},
+                {"response": "", "usage": {**USAGE, "neurons": 1.25}},
+            ]
+        ),
+    )
+    with track_usage() as tracker:
+        client.chat(LLAMA, USER)
+        list(client.stream_chat(LLAMA, USER))
+    llama = tracker.by_model[LLAMA]
+    assert (llama.requests, llama.prompt_tokens, llama.completion_tokens, llama.neurons) == (
+        2,
+        20,
+        8,
+        1.25,
+    )
+    # outside the block nothing is recorded
+    server.enqueue(Reply.result({"response": "c", "usage": USAGE}))
+    client.chat(LLAMA, USER)
+    assert tracker.total.requests == 2
+
+
+def test_concurrent_embedding_batches_are_recorded_in_the_callers_context(
+    server: WorkersAIServer,
+) -> None:
+    server.handler = _embedding_answer
+    client = WorkersAI("acct", "tok", base_url=server.base_url)
+    with track_usage() as tracker:
+        client.embed("@cf/baai/bge-base-en-v1.5", [f"t{i}" for i in range(450)], max_concurrency=4)
+    bge = tracker.by_model["@cf/baai/bge-base-en-v1.5"]
+    assert (bge.requests, bge.prompt_tokens) == (5, 450)  # 100 × 4 + 50, from pool threads
+    assert bge.usd == pytest.approx(450 * 0.067e-6)
+
+
+async def test_async_calls_and_nested_trackers(server: WorkersAIServer) -> None:
+    server.handler = lambda request: Reply.result({"response": "x", "usage": USAGE})
+    client = AsyncWorkersAI("acct", "tok", base_url=server.base_url)
+    with track_usage() as outer:
+        with track_usage() as inner:
+            await asyncio.gather(*(client.chat(LLAMA, USER) for _ in range(20)))
+        await client.chat(LLAMA, USER)
+    assert inner.total.requests == 20
+    assert outer.total.requests == 21
+    await client.aclose()
+
+
+def test_attached_tracker_sees_other_threads(server: WorkersAIServer) -> None:
+    server.handler = lambda request: Reply.result({"response": "x", "usage": USAGE})
+    client = WorkersAI("acct", "tok", base_url=server.base_url)
+    tracker = UsageTracker().attach()
+    try:
+        with track_usage(tracker):  # also in context: still counted once
+            threads = [threading.Thread(target=client.chat, args=(LLAMA, USER)) for _ in range(5)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            client.chat(LLAMA, USER)
+    finally:
+        tracker.detach()
+    client.chat(LLAMA, USER)
+    assert tracker.total.requests == 6
+
+
+def test_images_and_speech_are_recorded_with_what_they_are_priced_by(
+    server: WorkersAIServer,
+) -> None:
+    client = WorkersAI("acct", "tok", base_url=server.base_url)
+    server.enqueue(
+        Reply.binary(b"\x89PNG\r\n\x1a\n" + b"\0" * 16),
+        Reply.result({"text": "hello", "transcription_info": {"duration": 90.0}, "segments": []}),
+    )
+    phoenix = "@cf/leonardo/phoenix-1.0"  # 0.0058 per 512×512 tile + 0.00011 per step
+    with track_usage() as tracker:
+        client.run(
+            phoenix,
+            {"prompt": "a cat", "width": 1024, "height": 512, "num_steps": 10},
+            validate=False,
+        )
+        client.run("@cf/openai/whisper-large-v3-turbo", {"audio": "AAAA"}, validate=False)
+    assert tracker.by_model[phoenix].usd == pytest.approx(2 * 0.0058 + 10 * 0.00011)
+    assert tracker.by_model["@cf/openai/whisper-large-v3-turbo"].requests == 1
