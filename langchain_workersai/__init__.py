@@ -1,6 +1,7 @@
 """LangChain integration for Cloudflare Workers AI (over the ``workersai`` core)."""
 
 from langchain_workersai.audio import WorkersAIWhisperLoader, WorkersAIWhisperParser
+from langchain_workersai.callbacks import WorkersAICallbackHandler, get_workersai_callback
 from langchain_workersai.chat_models import ChatWorkersAI
 from langchain_workersai.embeddings import WorkersAIEmbeddings
 from langchain_workersai.images import WorkersAIImage
@@ -9,6 +10,7 @@ from langchain_workersai.tasks import WorkersAISummarizer, WorkersAITranslator
 
 __all__ = [
     "ChatWorkersAI",
+    "WorkersAICallbackHandler",
     "WorkersAIEmbeddings",
     "WorkersAIImage",
     "WorkersAIReranker",
@@ -16,4 +18,5 @@ __all__ = [
     "WorkersAITranslator",
     "WorkersAIWhisperLoader",
     "WorkersAIWhisperParser",
+    "get_workersai_callback",
 ]

@@ -1,5 +1,6 @@
 """LlamaIndex integration for Cloudflare Workers AI (over the ``workersai`` core)."""
 
+from llamaindex_workersai.callbacks import WorkersAIUsageHandler, workersai_usage
 from llamaindex_workersai.embeddings import WorkersAIEmbedding
 from llamaindex_workersai.llms import WorkersAI
 from llamaindex_workersai.postprocessor import WorkersAIRerank
@@ -11,5 +12,7 @@ __all__ = [
     "WorkersAIEmbedding",
     "WorkersAIImageToolSpec",
     "WorkersAIRerank",
+    "WorkersAIUsageHandler",
     "WorkersAIWhisperReader",
+    "workersai_usage",
 ]

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -37,9 +37,11 @@ from workersai.responses import Usage
 __all__ = [
     "CostEstimate",
     "ModelUsage",
+    "UsageTotals",
     "UsageTracker",
     "active_trackers",
     "estimate_cost",
+    "is_tracking",
     "price_source",
     "record_request",
     "record_run",
@@ -291,6 +293,73 @@ class UsageTracker:
         return "\n".join(lines)
 
 
+class UsageTotals:
+    """The totals of ``self.tracker`` as attributes: what the LangChain and LlamaIndex usage
+    handlers share (``print(handler)`` prints the summary table)."""
+
+    tracker: UsageTracker
+
+    @property
+    def requests(self) -> int:
+        """Completed requests (a stream is one request; retried attempts are not counted)."""
+        return self.tracker.total.requests
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.tracker.total.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.tracker.total.completion_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.tracker.total.total_tokens
+
+    @property
+    def cached_tokens(self) -> int:
+        return self.tracker.total.cached_tokens
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return self.tracker.total.reasoning_tokens
+
+    @property
+    def neurons(self) -> float:
+        """Neurons as reported by the API (only some responses carry them)."""
+        return self.tracker.total.neurons
+
+    @property
+    def total_cost(self) -> float | None:
+        """Estimated USD, or ``None`` when any request's cost is unknown (never a made-up 0)."""
+        return self.tracker.total.usd
+
+    @property
+    def by_model(self) -> dict[str, ModelUsage]:
+        """A snapshot of the totals per model id."""
+        return {model: replace(usage) for model, usage in self.tracker}
+
+    def summary(self) -> str:
+        """A printable table, one line per model plus the total."""
+        return self.tracker.summary()
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        self.tracker.reset()
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        total = self.tracker.total
+        usd = "unknown" if total.usd is None else f"{total.usd:.6f}"
+        return (
+            f"{type(self).__name__}(requests={total.requests}, "
+            f"prompt_tokens={total.prompt_tokens}, completion_tokens={total.completion_tokens}, "
+            f"neurons={total.neurons:g}, usd={usd})"
+        )
+
+
 # --------------------------------------------------------------------------------------
 # Which trackers see a request
 # --------------------------------------------------------------------------------------
@@ -313,7 +382,11 @@ def track_usage(tracker: UsageTracker | None = None) -> Iterator[UsageTracker]:
         41
     """
     tracker = tracker if tracker is not None else UsageTracker()
-    token = _CONTEXT_TRACKERS.set((*_CONTEXT_TRACKERS.get(), tracker))
+    active = _CONTEXT_TRACKERS.get()
+    if any(t is tracker for t in active):  # already tracking here: pushing it again would
+        yield tracker  # record every request into it twice
+        return
+    token = _CONTEXT_TRACKERS.set((*active, tracker))
     try:
         yield tracker
     finally:

@@ -9,6 +9,7 @@ The first scenario that returns a reply wins.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -25,10 +26,16 @@ def scenario(func: Scenario) -> Scenario:
     return func
 
 
+@functools.cache
+def _load_scenarios() -> None:
+    # Every module, even when a test module already imported some of them (and so
+    # registered their scenarios) before the first request.
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
 def handler(request: RecordedRequest) -> Reply:
-    if not SCENARIOS:
-        for module in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{module.name}")
+    _load_scenarios()
     for candidate in SCENARIOS:
         reply = candidate(request)
         if reply is not None:

@@ -10,7 +10,13 @@ import pytest
 from workersai import AsyncWorkersAI, RetryPolicy, Usage, WorkersAI
 from workersai.models import ModelInfo, ModelPrice
 from workersai.testing import Reply, WorkersAIServer
-from workersai.usage import UsageTracker, estimate_cost, price_source, track_usage
+from workersai.usage import (
+    UsageTracker,
+    estimate_cost,
+    price_source,
+    record_request,
+    track_usage,
+)
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"  # 0.29 / 2.25 USD per M tokens (snapshot)
 
@@ -257,3 +263,15 @@ def test_images_and_speech_are_recorded_with_what_they_are_priced_by(
         client.run("@cf/openai/whisper-large-v3-turbo", {"audio": "AAAA"}, validate=False)
     assert tracker.by_model[phoenix].usd == pytest.approx(2 * 0.0058 + 10 * 0.00011)
     assert tracker.by_model["@cf/openai/whisper-large-v3-turbo"].requests == 1
+
+
+def test_the_same_tracker_twice_in_a_context_records_once() -> None:
+    tracker = UsageTracker()
+    with track_usage(tracker), track_usage(tracker):
+        record_request(LLAMA, Usage(3, 2, 5))
+    with track_usage(tracker):  # the inner block must not have ended the outer one's tracking
+        with track_usage(tracker):
+            pass
+        record_request(LLAMA, Usage(3, 2, 5))
+    record_request(LLAMA, Usage(3, 2, 5))
+    assert tracker.total.requests == 2
