@@ -14,8 +14,7 @@ Two ways to count, one handler:
 ``config={"callbacks": [cb]}`` only (chat models only)
     The handler counts each chat model run from ``on_llm_end``: the message's
     ``usage_metadata`` under ``response_metadata["model_name"]``. It cannot see embeddings
-    or rerankers (no callbacks), nor neurons (LangChain's usage metadata has no field for
-    them).
+    or rerankers (no callbacks); neurons come from ``response_metadata["neurons"]``.
 
 Each request is counted once, whichever way the handler is reached: when the core already
 records into the handler's tracker in the run's context — inside the ``with`` block, with
@@ -35,7 +34,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -105,21 +104,23 @@ class WorkersAICallbackHandler(UsageTotals, BaseCallbackHandler):
             if metadata.get("model_provider") != PROVIDER:
                 continue
             model = metadata.get("model_name") or fallback_model or "unknown"
-            self.tracker.record(model, _convert_usage_metadata(message))
+            self.tracker.record(model, _convert_usage_metadata(message, metadata))
 
 
-def _convert_usage_metadata(message: AIMessage) -> Usage | None:
+def _convert_usage_metadata(message: AIMessage, metadata: Mapping[str, Any]) -> Usage | None:
     usage = message.usage_metadata
     if usage is None:
         return None
     cached = (usage.get("input_token_details") or {}).get("cache_read")
     reasoning = (usage.get("output_token_details") or {}).get("reasoning")
+    neurons = metadata.get("neurons")
     return Usage(
         prompt_tokens=usage["input_tokens"],
         completion_tokens=usage["output_tokens"],
         total_tokens=usage["total_tokens"],
         cached_tokens=cached,
         reasoning_tokens=reasoning,
+        neurons=float(neurons) if isinstance(neurons, (int, float)) else None,
     )
 
 

@@ -889,7 +889,10 @@ def _usage_metadata(usage: wai.Usage | None) -> UsageMetadata | None:
 
 
 def _response_metadata(
-    model: str | None, finish_reason: str | None, gateway: Mapping[str, str]
+    model: str | None,
+    finish_reason: str | None,
+    gateway: Mapping[str, str],
+    usage: wai.Usage | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"model_provider": PROVIDER}
     if model:
@@ -898,6 +901,9 @@ def _response_metadata(
         metadata["finish_reason"] = finish_reason
     if gateway:
         metadata["gateway"] = dict(gateway)
+    if usage is not None and usage.neurons is not None:
+        # Workers AI's billing unit; usage_metadata has no field for it
+        metadata["neurons"] = usage.neurons
     return metadata
 
 
@@ -914,7 +920,9 @@ def _convert_result(result: wai.ChatResult) -> ChatResult:
             for c in result.invalid_tool_calls
         ],
         usage_metadata=_usage_metadata(result.usage),
-        response_metadata=_response_metadata(result.model, result.finish_reason, result.gateway),
+        response_metadata=_response_metadata(
+            result.model, result.finish_reason, result.gateway, result.usage
+        ),
         id=result.id,
     )
     generation_info = {"finish_reason": result.finish_reason} if result.finish_reason else None
@@ -929,7 +937,9 @@ def _convert_chunk(chunk: wai.ChatChunk) -> ChatGenerationChunk:
         message = AIMessageChunk(
             content="",
             usage_metadata=_usage_metadata(chunk.usage),
-            response_metadata=_response_metadata(chunk.model, chunk.finish_reason, chunk.gateway),
+            response_metadata=_response_metadata(
+                chunk.model, chunk.finish_reason, chunk.gateway, chunk.usage
+            ),
             id=chunk.id,
             chunk_position="last",
         )

@@ -145,9 +145,9 @@ class GzipYamlSerializer:
                 for resp in cassette["responses"]
             ],
         }
-        return gzip.compress(
-            yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode("utf-8")
-        )
+        text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode("utf-8")
+        # mtime=0: re-recording the same exchange gives the same bytes (no spurious diffs)
+        return gzip.compress(text, mtime=0)
 
     @staticmethod
     def deserialize(data: bytes) -> dict[str, Any]:

@@ -112,13 +112,20 @@ def vcr_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
+def default_cassette_name(request: pytest.FixtureRequest, record_mode: str) -> str:
     """``<TestClass>.<test>`` for test classes (the langchain-tests convention),
     ``<module>.<test>`` for plain functions, so names never collide across files."""
     name = request.node.name.replace("/", "-")
     if request.cls is not None:
-        return f"{request.cls.__name__}.{name}"
-    return f"{request.module.__name__.rsplit('.', 1)[-1]}.{name}"
+        name = f"{request.cls.__name__}.{name}"
+    else:
+        name = f"{request.module.__name__.rsplit('.', 1)[-1]}.{name}"
+    if record_mode == "rewrite":
+        # pytest-recording deletes the cassette path without our ".yaml.gz" suffix, so the old
+        # file would be appended to (and its stale answers replayed first): remove it here,
+        # before the cassette is loaded.
+        (CASSETTES / f"{name}.yaml.gz").unlink(missing_ok=True)
+    return name
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:

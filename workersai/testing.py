@@ -250,6 +250,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     return
                 if reply.chunk_delay:
                     time.sleep(reply.chunk_delay)
+                if not chunk:
+                    continue  # a zero-length chunk would end the body early
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
