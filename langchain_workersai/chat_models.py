@@ -9,7 +9,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Literal, get_type_hints
+from typing import Any, Literal, cast, get_type_hints
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -876,16 +876,18 @@ def _convert_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 def _usage_metadata(usage: wai.Usage | None) -> UsageMetadata | None:
     if usage is None:
         return None
-    metadata = UsageMetadata(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-    )
+    metadata: dict[str, Any] = {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
     if usage.cached_tokens is not None:
         metadata["input_token_details"] = InputTokenDetails(cache_read=usage.cached_tokens)
     if usage.reasoning_tokens is not None:
         metadata["output_token_details"] = OutputTokenDetails(reasoning=usage.reasoning_tokens)
-    return metadata
+    # A plain dict, cast: langchain-core >= 1.8 imports NotRequired from `typing`, which mypy
+    # (checking for Python 3.10) cannot see, so it would demand the optional detail keys.
+    return cast(UsageMetadata, metadata)
 
 
 def _response_metadata(
