@@ -52,14 +52,14 @@ from workersai import responses as wai
 from workersai._tools import normalize_tool_choice
 from workersai._version import __version__
 from workersai.errors import InvalidInputError
-from workersai.models import ModelInfo, get_model_info
+from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info
 from workersai.schemas import TextGenerationInput, validate_input
 
 __all__ = ["ChatWorkersAI"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+DEFAULT_MODEL = DEFAULT_CHAT_MODEL
 PROVIDER = "cloudflare-workers-ai"
 
 # Sampling fields sent only when set, in the order they appear in the request body.

@@ -17,8 +17,9 @@ from workersai._embeddings import (
     embedding_dimensions,
     progress_bar,
 )
+from workersai.models import DEFAULT_EMBEDDING_MODEL
 
-DEFAULT_MODEL = "@cf/baai/bge-base-en-v1.5"
+DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
 
 
 class WorkersAIEmbeddings(WorkersAIClientFields, Embeddings):

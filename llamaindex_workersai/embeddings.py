@@ -23,10 +23,11 @@ from workersai._embeddings import (
     embedding_dimensions,
     progress_bar,
 )
+from workersai.models import DEFAULT_EMBEDDING_MODEL
 
 dispatcher = get_dispatcher(__name__)
 
-DEFAULT_MODEL = "@cf/baai/bge-base-en-v1.5"
+DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
 
 
 class WorkersAIEmbedding(BaseEmbedding):

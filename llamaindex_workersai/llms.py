@@ -48,6 +48,7 @@ from llamaindex_workersai._llm_convert import (
     _StreamState,
 )
 from workersai import GatewayOptions, ModelInfo, get_model_info, resolve_model
+from workersai.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -57,7 +58,7 @@ __all__ = ["WorkersAI"]
 logger = logging.getLogger(__name__)
 dispatcher = get_dispatcher(__name__)
 
-DEFAULT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+DEFAULT_MODEL = DEFAULT_CHAT_MODEL
 _CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 

@@ -8,12 +8,13 @@ was tried (wire reference §1.1).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from workersai import _json
 from workersai.errors import InvalidInputError, MissingCredentialsError
@@ -27,26 +28,44 @@ API_TOKEN_FILE_ENV = "CLOUDFLARE_API_TOKEN_FILE"
 BASE_URL_ENV = "CLOUDFLARE_BASE_URL"
 GATEWAY_ENV = "CLOUDFLARE_AI_GATEWAY"
 
+# URL-path-safe characters (RFC 3986 "unreserved"); real account ids are 32 hex digits.
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9._~-]+$")
 
-def _from_env_or_file(names: tuple[str, ...], file_env: str) -> tuple[str | None, str | None]:
-    """Value from the first set variable, else from the file named by ``file_env``.
 
-    Returns ``(value, problem)``; ``problem`` explains an unreadable file.
-    """
+@dataclass(frozen=True, slots=True)
+class CredentialSource:
+    """Where one credential was found: ``value`` came from ``origin`` (a variable's name, or
+    ``"<FILE_ENV> (<path>)"``); ``problem`` explains a file that could not be used."""
+
+    value: str | None
+    origin: str | None = None
+    problem: str | None = None
+
+
+def find_credential(names: tuple[str, ...], file_env: str) -> CredentialSource:
+    """The first set variable of ``names``, else the file named by ``file_env``."""
     for name in names:
         value = os.environ.get(name, "").strip()
         if value:
-            return value, None
+            return CredentialSource(value, name)
     path = os.environ.get(file_env, "").strip()
     if not path:
-        return None, None
+        return CredentialSource(None)
     try:
         value = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        return None, f"{file_env} points to {path!r}, which cannot be read ({exc.strerror})"
+        return CredentialSource(
+            None, problem=f"{file_env} points to {path!r}, which cannot be read ({exc.strerror})"
+        )
     if not value:
-        return None, f"{file_env} points to {path!r}, which is empty"
-    return value, None
+        return CredentialSource(None, problem=f"{file_env} points to {path!r}, which is empty")
+    return CredentialSource(value, f"{file_env} ({path})")
+
+
+def _from_env_or_file(names: tuple[str, ...], file_env: str) -> tuple[str | None, str | None]:
+    """``(value, problem)`` of :func:`find_credential`."""
+    found = find_credential(names, file_env)
+    return found.value, found.problem
 
 
 def account_id_from_env() -> str | None:
@@ -75,6 +94,17 @@ class Credentials:
     @classmethod
     def resolve(cls, account_id: str | None, api_token: str | SecretStr | None) -> Credentials:
         """Explicit values win; then the environment variables; then the ``*_FILE`` files."""
+        if account_id is not None and not isinstance(account_id, str):
+            raise InvalidInputError(
+                f"account_id must be a string, got {type(account_id).__name__}",
+                field="account_id",
+            )
+        if api_token is not None and not isinstance(api_token, (str, SecretStr)):
+            # The type only: the value may be the token itself.
+            raise InvalidInputError(
+                f"api_token must be a string or SecretStr, got {type(api_token).__name__}",
+                field="api_token",
+            )
         problems: list[str] = []
         if account_id is None:
             account_id, problem = _from_env_or_file(ACCOUNT_ID_ENV, ACCOUNT_ID_FILE_ENV)
@@ -117,11 +147,30 @@ class Credentials:
             )
         assert self.account_id is not None
         assert self.api_token is not None
+        if not _ACCOUNT_ID.match(self.account_id):
+            raise InvalidInputError(
+                f"The account id {self.account_id!r} cannot be part of a URL path.",
+                field="account_id",
+                hint="Copy the 32-character account id from the Cloudflare dashboard URL.",
+            )
+        token = self.api_token.get_secret_value()
+        if not token.isascii() or not token.isprintable() or " " in token:
+            # Never echo the value: it is (most likely) the secret itself.
+            raise InvalidInputError(
+                "The API token contains spaces, line breaks or non-ASCII characters, which an "
+                "Authorization header cannot carry.",
+                field="api_token",
+                hint="Check CLOUDFLARE_API_TOKEN for stray quotes, spaces or a pasted line break.",
+            )
         return self.account_id, self.api_token
 
 
 def resolve_base_url(base_url: str | None) -> str:
     """The API root: argument, else ``CLOUDFLARE_BASE_URL``, else the public API."""
+    if base_url is not None and not isinstance(base_url, str):
+        raise InvalidInputError(
+            f"base_url must be a string, got {type(base_url).__name__}", field="base_url"
+        )
     url = base_url or os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
     if not url.startswith(("http://", "https://")):
         raise InvalidInputError(
@@ -175,9 +224,20 @@ class GatewayOptions(BaseModel):
             return cls(id=env) if env else None
         if isinstance(value, GatewayOptions):
             return value
-        if isinstance(value, str):
-            return cls(id=value)
-        return cls.model_validate(dict(value))
+        if not isinstance(value, (str, Mapping)):
+            raise InvalidInputError(
+                "gateway must be a gateway name, a mapping of options or GatewayOptions, "
+                f"not {type(value).__name__}",
+                field="gateway",
+            )
+        try:
+            return cls(id=value) if isinstance(value, str) else cls.model_validate(dict(value))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "gateway"
+            raise InvalidInputError(
+                f"Invalid AI Gateway option {where}: {first['msg']}", field=f"gateway.{where}"
+            ) from None
 
     def headers(self) -> dict[str, str]:
         """The request headers for these options."""

@@ -13,6 +13,7 @@ Short names resolve to full ids::
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,13 @@ __all__ = [
     "task_name",
 ]
 
+_URL_BREAKING = re.compile(r"[\s?#%\\]")
+
 # Cloudflare's task names, and the slugs we also accept.
+#: The defaults every client and adapter uses when no model is given.
+DEFAULT_CHAT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+DEFAULT_EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5"
+
 TASKS: dict[str, str] = {
     "text-generation": "Text Generation",
     "text-embeddings": "Text Embeddings",
@@ -54,6 +61,8 @@ TASKS: dict[str, str] = {
 
 def task_name(task: str) -> str:
     """Cloudflare's task name for a slug or a name (``text-generation`` → ``Text Generation``)."""
+    if not isinstance(task, str):
+        raise InvalidInputError(f"task must be a string, got {type(task).__name__}", field="task")
     key = task.strip().lower().replace(" ", "-").replace("_", "-")
     return TASKS.get(key, task)
 
@@ -239,6 +248,8 @@ class ModelCatalog:
 
     def get(self, model: str) -> ModelInfo | None:
         """Info for a full id or a short name; ``None`` when unknown."""
+        if not isinstance(model, str):
+            return None
         found = self._models.get(model)
         if found is not None:
             return found
@@ -255,9 +266,20 @@ class ModelCatalog:
         Raises:
             InvalidInputError: a bare name that matches no known model.
         """
+        if not isinstance(model, str):
+            raise InvalidInputError(
+                f"model must be a model id string, got {type(model).__name__}", field="model"
+            )
         name = model.strip()
         if not name:
             raise InvalidInputError("model must be a non-empty model id", field="model")
+        if _URL_BREAKING.search(name):
+            # The id becomes part of the URL path: "?", "#" or a space would send the
+            # request somewhere else than /ai/run/<model>.
+            raise InvalidInputError(
+                f"model {name!r} is not a model id (it contains spaces or URL syntax)",
+                field="model",
+            )
         if name.startswith("@") or name in self._models:
             return name
         resolved = self._resolve_short(name)
