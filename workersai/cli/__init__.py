@@ -143,7 +143,7 @@ def _client(args: argparse.Namespace) -> WorkersAI:
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     prompt = _read_text_arg(args.prompt)
-    if not prompt:
+    if not prompt.strip():
         raise CommandError("The prompt is empty.", 'Pass a prompt: workersai chat "Say hi".')
     messages: list[dict[str, Any]] = []
     if args.system:
@@ -253,7 +253,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 def _cmd_image(args: argparse.Namespace) -> int:
     prompt = _read_text_arg(args.prompt)
-    if not prompt:
+    if not prompt.strip():
         raise CommandError("The prompt is empty.", 'Pass a prompt: workersai image "a fox".')
     params = {
         "negative_prompt": args.negative_prompt,
