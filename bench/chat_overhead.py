@@ -13,7 +13,7 @@ client-side cost plus the same local round trip for every row.
 
 Run from the repository root::
 
-    PYTHONPATH=. python bench/chat_overhead.py            # --calls 2000 --batch 1000
+    PYTHONPATH=. python bench/chat_overhead.py            # --calls 2000 --batch 1000 [--json out]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from workersai import WorkersAI
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+#: What --json writes: every row of both tables, in seconds.
+RESULTS: dict[str, list[dict[str, Any]]] = {"per_call": [], "batch": []}
 USAGE = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 ANSWER = {"response": "Hello there!", "usage": USAGE}
 STREAM = [
@@ -67,8 +69,8 @@ def server_process(
 ) -> Iterator[tuple[str, dict[str, int]]]:
     """A WorkersAIServer in a child process; yields its base URL and, after the block,
     fills the dict with ``requests`` and ``rejected`` counts."""
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("fork").Process(
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    process = multiprocessing.get_context("spawn").Process(
         target=_serve, args=(handler, child), daemon=True
     )
     process.start()
@@ -156,6 +158,9 @@ def overhead_table(base_url: str, calls: int) -> str:
             median = statistics.median(samples[name])
             p90 = statistics.quantiles(samples[name], n=10)[-1]
             extra = "—" if index == 0 else f"+{(median - baseline) * 1e6:,.0f} µs"
+            RESULTS["per_call"].append(
+                {"path": name, "median": median, "p90": p90, "baseline": rows[0][0]}
+            )
             lines.append(f"| {name} | {median * 1e6:,.0f} µs | {p90 * 1e6:,.0f} µs | {extra} |")
     raw.close()
     core.close()
@@ -214,6 +219,15 @@ def batch_table(prompts: int, concurrency: int) -> str:
         lines.append(
             f"| {name} | {wall:.2f} s | {stats['requests']} | {stats['rejected']} | {failed} |"
         )
+        RESULTS["batch"].append(
+            {
+                "client": name,
+                "wall": wall,
+                "requests": stats["requests"],
+                "rejected": stats["rejected"],
+                "failed": failed,
+            }
+        )
 
     def ours(base_url: str) -> ChatWorkersAI:
         return ChatWorkersAI(
@@ -243,11 +257,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per row")
     parser.add_argument("--batch", type=int, default=1000, help="prompts in the batch")
     parser.add_argument("--concurrency", type=int, default=32, help="batch max_concurrency")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
     with server_process(instant) as (base_url, _):
         print(overhead_table(base_url, args.calls))
     print()
     print(batch_table(args.batch, args.concurrency))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as file:
+            json.dump(RESULTS, file, indent=1)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,9 @@ float16-valued vectors (~1.5 MB of JSON per 100 texts, as bge-base-en-v1.5 answe
 
 The server runs in its own process with answers encoded once up front, so the client under
 test gets a CPU to itself; its cost per request beyond the 20 ms latency is measured first
-and printed. By default it is a small asyncio server written for this benchmark:
-``workersai.testing.WorkersAIServer`` (``--server threading``) sends headers and body in two
-writes without TCP_NODELAY, and Nagle's algorithm plus delayed ACKs add 20-40 ms per request —
-the server, not the client, would be measured.
+and printed. By default it is a small asyncio server written for this benchmark (one event
+loop, no thread per connection, so it adds the least); ``--server threading`` uses
+``workersai.testing.WorkersAIServer`` instead.
 
 Run::
 
@@ -68,9 +67,7 @@ def _answer(n: int, rng: random.Random) -> bytes:
 
 
 def serve_threading(port_queue: Any, sizes: list[int], latency: float) -> None:
-    """``workersai.testing.WorkersAIServer`` (thread per connection). Kept for comparison:
-    it writes headers and body separately without TCP_NODELAY, so Nagle's algorithm and
-    delayed ACKs add ~20-40 ms to every request (measured by ``server_floor``)."""
+    """``workersai.testing.WorkersAIServer`` (a thread per connection, TCP_NODELAY set)."""
     from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
     rng = random.Random(7)
@@ -304,6 +301,7 @@ def main() -> None:
         help="asyncio: the bench's own server; threading: workersai.testing.WorkersAIServer",
     )
     parser.add_argument("--latency-ms", type=float, default=LATENCY * 1000)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
 
     texts = [
@@ -372,6 +370,14 @@ def main() -> None:
             f"| {label} | {seconds:.2f} | {args.texts / seconds:,.0f} | {seconds / raw:.2f}× "
             f"| {speedup} |"
         )
+    if args.json:
+        results = {
+            "texts": args.texts,
+            "latency_ms": latency * 1000,
+            "server_overhead_ms": overhead * 1000,
+            "rows": [{"label": label, "seconds": seconds} for label, seconds in rows],
+        }
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

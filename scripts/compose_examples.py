@@ -108,6 +108,7 @@ def _execute(path: Path, *, env: dict[str, str]) -> object:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    _strip(notebook)  # a clean run: no stale outputs or metadata survive
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -115,6 +116,7 @@ def _execute(path: Path, *, env: dict[str, str]) -> object:
             notebook,
             timeout=300,
             kernel_name="python3",
+            record_timing=False,  # timestamps in cell metadata would change on every run
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
     finally:
@@ -128,6 +130,7 @@ def _strip(notebook: object) -> None:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            cell.metadata.pop("execution", None)
 
 
 def compose_notebook(name: str) -> Path:
@@ -140,6 +143,8 @@ def compose_notebook(name: str) -> Path:
     notebook = nbformat.read(path, as_version=4)
     if name in KEEP_OUTPUTS:
         notebook = _execute(path, env={OFFLINE_ENV: "1", "WORKERSAI_REPLAY_PACE": "0"})
+        # the kernel's Python version: not part of the example, and a diff on every machine
+        notebook.metadata.get("language_info", {}).pop("version", None)  # type: ignore[attr-defined]
     else:
         _strip(notebook)
     nbformat.write(notebook, path)

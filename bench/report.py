@@ -1,0 +1,199 @@
+"""Run every benchmark in one go and put the results in the README, with a chart.
+
+Runs ``bench/chat_overhead.py``, ``bench/embeddings.py`` and ``bench/fault_storm.py`` one
+after the other (each with its own loopback server process, so the ratios inside a table
+come from one run on one machine), then
+
+* replaces the README's benchmark section (between the ``bench:start`` / ``bench:end``
+  markers) with their tables, and
+* draws ``docs/benchmarks.png`` (needs matplotlib: ``pip install -e . --group bench``).
+
+The competitors (langchain-cloudflare, llama-index-embeddings-cloudflare-workersai) are
+measured when they are installed; the bench group installs them. Run::
+
+    python bench/report.py                 # full runs (a few minutes)
+    python bench/report.py --quick         # smaller runs, to check the plumbing
+
+Then re-compose the demo's bundled answers (its RAG step indexes the README):
+``python scripts/compose_examples.py demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+CHART = ROOT / "docs" / "benchmarks.png"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _run(script: str, args: list[str], json_path: Path) -> str:
+    """Run one benchmark; returns its markdown (stdout)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(ROOT / "bench" / script), *args, "--json", str(json_path)]
+    print("running", " ".join(command[1:]), file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{script} failed with exit code {done.returncode}")
+    return done.stdout.strip()
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in ("workersai", "httpx", "langchain-core", "llama-index-core", "orjson"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    for name in ("langchain-cloudflare", "llama-index-embeddings-cloudflare-workersai"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return ", ".join(parts)
+
+
+def _short(label: str) -> str:
+    label = re.sub(r"[*`]", "", label)
+    return re.sub(r"\s*\(.*?\)$", "", label).replace(
+        "llama-index-embeddings-cloudflare-workersai", "llama-index-emb-cf"
+    )
+
+
+def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 5.2))
+    ours = "#f38020"  # Cloudflare orange
+    theirs = "#7a7a7a"
+    baseline = "#3b6ea8"
+
+    rows = embeddings["rows"]
+    labels = [_short(r["label"]) for r in rows]
+    colours = [
+        baseline
+        if i == 0
+        else (theirs if "cloudflare" in r["label"].split("`")[0].lower() else ours)
+        for i, r in enumerate(rows)
+    ]
+    left.barh(labels, [r["seconds"] for r in rows], color=colours)
+    left.invert_yaxis()
+    left.set_xlabel("seconds (lower is better)")
+    left.set_title(
+        f"Embed {embeddings['texts']:,} texts ({embeddings['latency_ms']:.0f} ms latency)"
+    )
+
+    per_call = chat["per_call"]
+    labels = [_short(r["path"]) for r in per_call]
+    colours = [
+        baseline
+        if r["path"] == r["baseline"]
+        else (theirs if "langchain-cloudflare" in r["path"] else ours)
+        for r in per_call
+    ]
+    middle.barh(labels, [r["median"] * 1e6 for r in per_call], color=colours)
+    middle.invert_yaxis()
+    middle.set_xlabel("µs per call, median (lower is better)")
+    middle.set_title("Chat call overhead on loopback")
+
+    added = storm["added_latency_ms"]
+    names = list(added)
+    x = range(len(names))
+    right.bar([i - 0.2 for i in x], [added[n]["p50"] for n in names], 0.4, label="p50", color=ours)
+    right.bar(
+        [i + 0.2 for i in x], [added[n]["p99"] for n in names], 0.4, label="p99", color=baseline
+    )
+    right.set_xticks(list(x), names)
+    right.set_ylabel("ms added by faults and retries")
+    right.set_title(
+        f"Fault storm: {storm['survived']:,} of {storm['requests']:,} correct, "
+        f"{storm['typed_errors']} typed errors"
+    )
+    right.legend()
+    figure.suptitle(
+        f"workersai benchmarks — Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    figure.tight_layout()
+    CHART.parent.mkdir(exist_ok=True)
+    figure.savefig(CHART, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--no-readme", action="store_true", help="print instead of editing README")
+    args = parser.parse_args()
+    quick = args.quick
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        chat_md = _run(
+            "chat_overhead.py",
+            ["--calls", "400", "--batch", "300"] if quick else [],
+            out / "chat.json",
+        )
+        embed_md = _run(
+            "embeddings.py",
+            ["--texts", "2000", "--repeat", "1"] if quick else [],
+            out / "embeddings.json",
+        )
+        storm_md = _run(
+            "fault_storm.py", ["--requests", "300"] if quick else [], out / "storm.json"
+        )
+        chat = json.loads((out / "chat.json").read_text())
+        embeddings = json.loads((out / "embeddings.json").read_text())
+        storm = json.loads((out / "storm.json").read_text())
+    try:
+        draw_chart(chat, embeddings, storm)
+        chart_note = f"![benchmarks](docs/{CHART.name})\n\n"
+    except ImportError:
+        print(
+            "matplotlib is not installed: no chart (pip install -e . --group bench)",
+            file=sys.stderr,
+        )
+        chart_note = ""
+    section = (
+        f"{START}\n"
+        f"Measured by `python bench/report.py` on {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; {_versions()}. Every "
+        "number comes from a loopback server in a child process, so it is the client-side cost "
+        "plus the same local round trip for every row; ratios inside a table come from one "
+        "run.\n\n"
+        f"{chart_note}"
+        "**Embeddings** (`bench/embeddings.py`)\n\n"
+        f"{embed_md}\n\n"
+        "**Chat: per-call overhead and a 1,000-prompt batch through 429s** "
+        "(`bench/chat_overhead.py`)\n\n"
+        f"{chat_md}\n\n"
+        "**Fault storm** (`bench/fault_storm.py`)\n\n"
+        f"{storm_md}\n"
+        f"{END}"
+    )
+    if args.no_readme:
+        print(section)
+        return
+    text = README.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {START} … {END} section")
+    README.write_text(pattern.sub(lambda _: section, text), encoding="utf-8")
+    print(f"updated {README.relative_to(ROOT)} and {CHART.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
