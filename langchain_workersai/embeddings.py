@@ -165,7 +165,7 @@ class WorkersAIEmbeddings(WorkersAIClientFields, Embeddings):
         """Embed documents, in input order (``[]`` for ``[]``, without a request)."""
         with (
             langchain_errors(),
-            progress_bar(len(texts), enabled=self.show_progress) as on_progress,
+            progress_bar(texts, enabled=self.show_progress) as on_progress,
         ):
             result = self._client.embed(
                 self.model,
@@ -187,7 +187,7 @@ class WorkersAIEmbeddings(WorkersAIClientFields, Embeddings):
         """Async twin of :meth:`embed_documents` (concurrent requests on the running loop)."""
         with (
             langchain_errors(),
-            progress_bar(len(texts), enabled=self.show_progress) as on_progress,
+            progress_bar(texts, enabled=self.show_progress) as on_progress,
         ):
             result = await self._async_client.embed(
                 self.model,

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
-from workersai import RerankResult
+from workersai import InvalidInputError, RerankResult
 from workersai._rerank import DEFAULT_RERANK_MODEL
 
 
@@ -116,7 +116,23 @@ class WorkersAIReranker(WorkersAIClientFields, BaseDocumentCompressor):
 
 
 def _texts(documents: Sequence[str | Document]) -> list[str]:
-    return [doc if isinstance(doc, str) else doc.page_content for doc in documents]
+    if isinstance(documents, str) or not isinstance(documents, Sequence):
+        raise InvalidInputError(
+            f"documents must be a list of Documents or strings, got {type(documents).__name__}",
+            field="documents",
+        )
+    texts = []
+    for index, doc in enumerate(documents):
+        if isinstance(doc, Document):
+            texts.append(doc.page_content)
+        elif isinstance(doc, str):
+            texts.append(doc)
+        else:
+            raise InvalidInputError(
+                f"documents[{index}] must be a Document or a string, got {type(doc).__name__}",
+                field=f"documents.{index}",
+            )
+    return texts
 
 
 def _as_dict(result: RerankResult) -> dict[str, Any]:

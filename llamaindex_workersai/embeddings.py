@@ -189,7 +189,7 @@ class WorkersAIEmbedding(BaseEmbedding):
         with self.callback_manager.event(
             CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
         ) as event:
-            with progress_bar(len(texts), enabled=show_progress) as on_progress:
+            with progress_bar(texts, enabled=show_progress) as on_progress:
                 result = self._connection.client.embed(
                     self.model_name,
                     texts,
@@ -218,7 +218,7 @@ class WorkersAIEmbedding(BaseEmbedding):
         with self.callback_manager.event(
             CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
         ) as event:
-            with progress_bar(len(texts), enabled=show_progress) as on_progress:
+            with progress_bar(texts, enabled=show_progress) as on_progress:
                 result = await self._connection.async_client.embed(
                     self.model_name,
                     texts,

@@ -12,7 +12,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from llamaindex_workersai._base import WorkersAIConnection
-from workersai import GatewayOptions, RerankResult
+from workersai import GatewayOptions, InvalidInputError, RerankResult
 from workersai._rerank import DEFAULT_RERANK_MODEL
 
 dispatcher = get_dispatcher(__name__)
@@ -94,7 +94,9 @@ class WorkersAIRerank(BaseNodePostprocessor):
             )
         )
         if query_bundle is None:
-            raise ValueError("WorkersAIRerank needs the query (query_bundle or query_str).")
+            raise InvalidInputError(
+                "WorkersAIRerank needs the query (query_bundle or query_str).", field="query"
+            )
         return query_bundle, [
             node.node.get_content(metadata_mode=MetadataMode.EMBED) for node in nodes
         ]

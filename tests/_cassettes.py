@@ -19,12 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.request import Request
+
+from workersai._config import (
+    ACCOUNT_ID_ENV,
+    API_TOKEN_ENV,
+    account_id_from_env,
+    api_token_from_env,
+)
 
 CASSETTES = Path(__file__).parent / "cassettes"
 PUBLIC_ROOT = "https://api.cloudflare.com/client/v4"
 ACCOUNT_PLACEHOLDER = "ACCOUNT_ID"
+TOKEN_PLACEHOLDER = "TOKEN"
 
 _ROOT = re.compile(r"^https?://[^/]+/client/v4")
 _ACCOUNT = re.compile(r"/accounts/[^/]+/")
@@ -44,25 +53,31 @@ _RANDOM_IDS = re.compile(
 )
 
 
-def _secrets() -> list[str]:
-    values = []
-    for name in (
-        "CLOUDFLARE_ACCOUNT_ID",
-        "CF_ACCOUNT_ID",
-        "CLOUDFLARE_API_TOKEN",
-        "CF_AI_API_TOKEN",
+def _secrets() -> list[tuple[str, str]]:
+    """``(value, placeholder)`` of every credential the environment holds — variables and
+    the ``*_FILE`` files — longest first, so a value containing another goes whole.
+
+    The placeholder follows from *where* a value came from (a token variable or an account
+    id variable), never from what the value looks like: a token need not contain "TOKEN",
+    and an account id may.
+    """
+    found: dict[str, str] = {}
+    for names, resolved, placeholder in (
+        (API_TOKEN_ENV, api_token_from_env(), TOKEN_PLACEHOLDER),
+        (ACCOUNT_ID_ENV, account_id_from_env(), ACCOUNT_PLACEHOLDER),
     ):
-        value = os.environ.get(name, "")
-        if len(value) >= 4:
-            values.append(value)
-    return values
+        values = [os.environ.get(name, "").strip() for name in names]
+        values.append(
+            resolved.get_secret_value() if isinstance(resolved, SecretStr) else resolved or ""
+        )
+        for value in values:
+            if len(value) >= 4:
+                found.setdefault(value, placeholder)  # a token that is also an id: TOKEN
+    return sorted(found.items(), key=lambda item: -len(item[0]))
 
 
 def _scrub_text(text: str) -> str:
-    for secret in _secrets():
-        placeholder = (
-            "TOKEN" if "TOKEN" in secret.upper() or len(secret) > 32 else ACCOUNT_PLACEHOLDER
-        )
+    for secret, placeholder in _secrets():
         text = text.replace(secret, placeholder)
     return text
 

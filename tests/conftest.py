@@ -34,6 +34,7 @@ from tests._cassettes import (
     scrub_response,
 )
 from workersai import RetryPolicy
+from workersai.models import ModelCatalog, get_catalog
 from workersai.testing import WorkersAIServer
 
 MODE = os.environ.get("WORKERSAI_CASSETTES", "replay").lower()
@@ -160,6 +161,17 @@ def server() -> Iterator[WorkersAIServer]:
     """A scripted loopback Workers AI server (see ``workersai.testing``)."""
     with WorkersAIServer() as srv:
         yield srv
+
+
+@pytest.fixture
+def isolated_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
+    """A private copy of the process-wide catalog, so a refresh cannot leak into other tests."""
+    from workersai import models
+
+    original = get_catalog()
+    copy = ModelCatalog(original.all(), as_of=original.as_of)
+    monkeypatch.setattr(models, "_catalog", copy)
+    return copy
 
 
 @pytest.fixture

@@ -56,6 +56,9 @@ GENERATION_PARAMS = (
     "chat_template_kwargs",
 )
 
+# Tasks whose models answer chat requests ("" when the catalog entry has no task).
+_CHAT_TASKS = frozenset({"", "text generation", "image-to-text"})
+
 _FINISH_REASONS = {
     "stop": "stop",
     "eos": "stop",
@@ -88,7 +91,18 @@ class ChatRequest:
 
 
 def _response_format(value: Mapping[str, Any], endpoint: Endpoint) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            "response_format must be a mapping such as {'type': 'json_object'}, "
+            f"got {type(value).__name__}",
+            field="response_format",
+        )
     kind = value.get("type")
+    if kind not in ("json_object", "json_schema", "text"):
+        raise InvalidInputError(
+            f"response_format.type must be 'json_object', 'json_schema' or 'text', got {kind!r}",
+            field="response_format.type",
+        )
     if kind != "json_schema":
         return dict(value)
     spec = value.get("json_schema")
@@ -129,6 +143,13 @@ def build_chat_request(
         raise InvalidInputError("endpoint must be 'native' or 'openai'", field="endpoint")
     model_id = resolve_model(model)
     info = get_model_info(model_id)
+    if info is not None and info.task.lower() not in _CHAT_TASKS:
+        raise InvalidInputError(
+            f"{model_id} is a {info.task} model, not a text-generation model",
+            field="model",
+            hint="Chat with a Text Generation model such as "
+            "@cf/meta/llama-3.3-70b-instruct-fp8-fast.",
+        )
     body: dict[str, Any] = {k: v for k, v in (params or {}).items() if v is not None}
     if isinstance(body.get("stop"), list) and not body["stop"]:
         del body["stop"]
@@ -138,6 +159,8 @@ def build_chat_request(
         raise InvalidInputError(
             "lora, raw and prompt need the native endpoint (endpoint='native')", field="endpoint"
         )
+    if prompt is not None and messages is not None:
+        raise InvalidInputError("pass messages or prompt, not both", field="prompt")
     if prompt is not None:
         body["prompt"] = prompt
     elif messages is None:
@@ -234,26 +257,31 @@ def _split_calls(calls: list[ToolCall]) -> tuple[list[ToolCall], list[ToolCall]]
     return [c for c in calls if c.is_valid], [c for c in calls if not c.is_valid]
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if the answer has a list there, else nothing to iterate."""
+    return value if isinstance(value, list) else []
+
+
 def _responses_api(result: Mapping[str, Any]) -> tuple[str, str | None, list[dict[str, Any]]]:
     """(text, reasoning, raw tool calls) of a Responses-API object (gpt-oss, §5)."""
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
-    for item in result.get("output") or ():
+    for item in _list(result.get("output")):
         if not isinstance(item, Mapping):
             continue
         kind = item.get("type")
         if kind == "message":
             texts.extend(
                 str(part.get("text", ""))
-                for part in item.get("content") or ()
+                for part in _list(item.get("content"))
                 if isinstance(part, Mapping) and part.get("type") in ("output_text", "text")
             )
         elif kind == "reasoning":
             for key in ("content", "summary"):
                 reasoning.extend(
                     str(part.get("text", ""))
-                    for part in item.get(key) or ()
+                    for part in _list(item.get(key))
                     if isinstance(part, Mapping)
                 )
         elif kind == "function_call":
@@ -292,7 +320,8 @@ def parse_chat_response(
     elif isinstance(result, Mapping) and isinstance(result.get("choices"), list):
         choices = result["choices"]
         choice = choices[0] if choices and isinstance(choices[0], Mapping) else {}
-        message = choice.get("message") or {}
+        message = choice.get("message")
+        message = message if isinstance(message, Mapping) else {}
         text, parsed = _text(message.get("content"))
         reasoning = message.get("reasoning_content") or message.get("reasoning") or None
         raw_calls = message.get("tool_calls")
@@ -445,7 +474,9 @@ class ChatStreamAssembler:
             if not choices or not isinstance(choices[0], Mapping):
                 return None
             choice = choices[0]
-            delta = choice.get("delta") or choice.get("message") or {}
+            delta = choice.get("delta") or choice.get("message")
+            if not isinstance(delta, Mapping):
+                delta = {}
             text = delta.get("content")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             raw_calls = delta.get("tool_calls")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -68,9 +69,10 @@ from workersai.usage import record_request, record_run
 
 __all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
 
-logger = logging.getLogger("workersai")
+logger = logging.getLogger(__name__)
 
 _MAX_IMAGE_BYTES = 20 * 1024 * 1024
+_MAX_BATCH_BYTES = 10_000_000  # "Total payload < 10 MB" (wire reference §1.6)
 
 
 # --------------------------------------------------------------------------------------
@@ -167,9 +169,27 @@ class ChatResultSource:
 # --------------------------------------------------------------------------------------
 
 
+def _check_headers(headers: Mapping[Any, Any]) -> None:
+    """Every header a string an HTTP/1.1 header can carry (else httpx fails mid-send).
+
+    Values are never shown: Authorization and cf-aig-authorization carry secrets.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidInputError(
+                f"header {name!r} must be a string, got {type(value).__name__}", field="headers"
+            )
+        if not value.isascii() or not value.isprintable():
+            raise InvalidInputError(
+                f"header {name!r} holds non-ASCII or control characters", field="headers"
+            )
+
+
 def _remote_image_urls(messages: Sequence[Mapping[str, Any]] | None) -> list[str]:
     urls: list[str] = []
-    for message in messages or ():
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+        return urls  # not messages at all: build_chat_request says why
+    for message in messages:
         content = message.get("content") if isinstance(message, Mapping) else None
         if not isinstance(content, list):
             continue
@@ -240,6 +260,16 @@ class _ClientBase:
                 f"max_retries must be a non-negative integer, got {max_retries!r}",
                 field="max_retries",
             )
+        if default_headers is not None and not isinstance(default_headers, Mapping):
+            raise InvalidInputError(
+                f"default_headers must be a mapping, got {type(default_headers).__name__}",
+                field="default_headers",
+            )
+        if session_affinity is not None and not isinstance(session_affinity, str):
+            raise InvalidInputError(
+                f"session_affinity must be a string, got {type(session_affinity).__name__}",
+                field="session_affinity",
+            )
         self._credentials = Credentials.resolve(account_id, api_token)
         self.base_url = resolve_base_url(base_url)
         self.gateway = GatewayOptions.coerce(gateway)
@@ -273,6 +303,11 @@ class _ClientBase:
         stream: bool = False,
         session_affinity: str | None = None,
     ) -> PreparedRequest:
+        for name, value in (("headers", headers), ("query", params)):
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidInputError(
+                    f"{name} must be a mapping, got {type(value).__name__}", field=name
+                )
         account_id, token = self._credentials.require()
         all_headers = {
             "Authorization": f"Bearer {token.get_secret_value()}",
@@ -292,6 +327,7 @@ class _ClientBase:
             all_headers["x-session-affinity"] = affinity
         if headers:
             all_headers.update(headers)
+        _check_headers(all_headers)
         return PreparedRequest(
             method=method,
             url=f"{self.base_url}/accounts/{account_id}/ai/{route}",
@@ -357,6 +393,14 @@ class _ClientBase:
         stream: bool = False,
     ) -> tuple[str, PreparedRequest]:
         model_id = resolve_model(model)
+        allowed: tuple[type, ...] = (
+            (Mapping,) if stream else (Mapping, bytes, bytearray, memoryview, Multipart)
+        )
+        if inputs is not None and not isinstance(inputs, allowed):
+            wanted = "a JSON object (mapping)" if stream else "a mapping, bytes or Multipart"
+            raise InvalidInputError(
+                f"inputs must be {wanted}, got {type(inputs).__name__}", field="inputs"
+            )
         route = f"run/{model_id}"
         common: dict[str, Any] = {
             "params": query,
@@ -454,6 +498,15 @@ class _ClientBase:
         include_deprecated: bool,
         hide_experimental: bool,
     ) -> dict[str, str]:
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+            raise InvalidInputError(
+                f"per_page must be a positive integer, got {per_page!r}", field="per_page"
+            )
+        for name, value in (("search", search), ("author", author)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidInputError(
+                    f"{name} must be a string, got {type(value).__name__}", field=name
+                )
         params = {"per_page": str(per_page)}
         if task:
             params["task"] = task_name(task)
@@ -469,26 +522,81 @@ class _ClientBase:
 
     def _batch_request(self, model: str, body: Mapping[str, Any]) -> tuple[str, PreparedRequest]:
         model_id = resolve_model(model)
-        return model_id, self._prepare(
+        prepared = self._prepare(
             "POST",
             f"run/{model_id}",
             json_body=body,
             params={"queueRequest": "true"},
             model=model_id,
         )
+        size = len(prepared.content or b"")
+        if size > _MAX_BATCH_BYTES:
+            raise InvalidInputError(
+                f"The batch is {size / 1e6:.1f} MB; the Batch API takes at most "
+                f"{_MAX_BATCH_BYTES // 1_000_000} MB per job (wire reference §1.6).",
+                field="requests",
+                hint="Split the requests into several jobs.",
+            )
+        return model_id, prepared
+
+    def _batch_submit(
+        self, model: str, requests: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, PreparedRequest]:
+        if isinstance(requests, (str, bytes, Mapping)) or not isinstance(requests, Sequence):
+            raise InvalidInputError(
+                f"requests must be a list of model inputs, got {type(requests).__name__}",
+                field="requests",
+            )
+        if not requests:
+            raise InvalidInputError("a batch needs at least one request", field="requests")
+        for index, item in enumerate(requests):
+            if not isinstance(item, Mapping):
+                raise InvalidInputError(
+                    f"requests[{index}] must be a model input (mapping), got {type(item).__name__}",
+                    field=f"requests.{index}",
+                )
+        return self._batch_request(model, {"requests": list(requests)})
+
+    def _batch_poll(self, model: str, request_id: str) -> tuple[str, PreparedRequest]:
+        if not isinstance(request_id, str) or not request_id.strip():
+            raise InvalidInputError(
+                f"request_id must be the non-empty id of a submitted job, got {request_id!r}",
+                field="request_id",
+            )
+        return self._batch_request(model, {"request_id": request_id})
+
+
+def _check_wait(poll_interval: float, max_poll_interval: float, timeout: float) -> None:
+    for name, value in (
+        ("poll_interval", poll_interval),
+        ("max_poll_interval", max_poll_interval),
+        ("timeout", timeout),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise InvalidInputError(
+                f"{name} must be a positive number of seconds, got {value!r}", field=name
+            )
 
 
 def _models_page(result: Any, raw: Any) -> tuple[list[ModelInfo], bool]:
-    items = [ModelInfo.from_search_result(i) for i in result or () if isinstance(i, Mapping)]
+    listed = result if isinstance(result, list) else []
+    items = [ModelInfo.from_search_result(i) for i in listed if isinstance(i, Mapping)]
     info = raw.get("result_info") if isinstance(raw, Mapping) else None
     more = False
     if isinstance(info, Mapping):
         page, per_page = info.get("page"), info.get("per_page")
         total = info.get("total_count")
-        if isinstance(page, int) and isinstance(per_page, int) and isinstance(total, int):
+        if not isinstance(per_page, int) or isinstance(per_page, bool):
+            per_page = 0
+        if isinstance(page, int) and isinstance(total, int) and per_page:
             more = page * per_page < total
         else:
-            more = bool(items) and len(items) >= (per_page or 0) > 0
+            more = bool(items) and len(items) >= per_page > 0
     return items, more
 
 
@@ -667,7 +775,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             model=model_id,
             endpoint="native",
             route=f"run/{model_id}",
-            body=dict(inputs),
+            body=dict(inputs or {}),
             stream=True,
         )
         source = ChatResultSource()
@@ -876,7 +984,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             >>> client.rerank("Which is a pet?", ["a llama", "a cat", "a cloud"], top_k=2)
             [RerankResult(index=1, score=0.91), RerankResult(index=0, score=0.12)]
         """
-        if not isinstance(documents, str) and len(documents) == 0:
+        if isinstance(documents, Sequence) and not isinstance(documents, str) and not documents:
             return []
         request = build_rerank_request(model, query, documents, top_k=top_k)
         prepared = self._prepare(
@@ -899,11 +1007,13 @@ class WorkersAI(TaskMethods, _ClientBase):
         include_deprecated: bool = False,
         hide_experimental: bool = False,
         update_catalog: bool = True,
+        max_pages: int | None = None,
     ) -> list[ModelInfo]:
         """All models from ``GET /ai/models/search`` (every page), e.g. ``task="text-generation"``.
 
         The results refresh the process-wide catalog (prices included) unless
-        ``update_catalog=False``.
+        ``update_catalog=False``. ``max_pages`` stops early (``max_pages=1, per_page=1`` is
+        the cheapest call that proves the account id and token work).
         """
         params = self._list_models_params(
             task, search, author, per_page, include_deprecated, hide_experimental
@@ -916,7 +1026,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             raw = decode_body(response)
             items, more = _models_page(self._unwrap(response, None), raw)
             models.extend(items)
-            if not more or not items:
+            if not more or not items or (max_pages is not None and page >= max_pages):
                 break
             page += 1
         if update_catalog:
@@ -946,16 +1056,14 @@ class BatchAPI:
 
     def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
         """Queue ``requests`` (each a model input) and return the job (status ``queued``)."""
-        if not requests:
-            raise InvalidInputError("a batch needs at least one request", field="requests")
-        model_id, prepared = self._client._batch_request(model, {"requests": list(requests)})
+        model_id, prepared = self._client._batch_submit(model, requests)
         return BatchJob.from_result(
             self._client._unwrap(self._client._transport.request(prepared), model_id)
         )
 
     def poll(self, model: str, request_id: str) -> BatchJob:
         """Current state of a job; ``job.done`` once its ``responses`` are in."""
-        model_id, prepared = self._client._batch_request(model, {"request_id": request_id})
+        model_id, prepared = self._client._batch_poll(model, request_id)
         result = self._client._unwrap(self._client._transport.request(prepared), model_id)
         return BatchJob.from_result(result, request_id=request_id)
 
@@ -969,6 +1077,7 @@ class BatchAPI:
         timeout: float = 3600.0,
     ) -> BatchJob:
         """Poll with exponential backoff (×1.5 up to ``max_poll_interval``) until done."""
+        _check_wait(poll_interval, max_poll_interval, timeout)
         deadline = time.monotonic() + timeout
         interval = poll_interval
         while True:
@@ -1100,7 +1209,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             model=model_id,
             endpoint="native",
             route=f"run/{model_id}",
-            body=dict(inputs),
+            body=dict(inputs or {}),
             stream=True,
         )
         source = ChatResultSource()
@@ -1245,7 +1354,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         timeout: float | httpx.Timeout | None = None,
     ) -> list[RerankResult]:
         """Async twin of :meth:`WorkersAI.rerank`."""
-        if not isinstance(documents, str) and len(documents) == 0:
+        if isinstance(documents, Sequence) and not isinstance(documents, str) and not documents:
             return []
         request = build_rerank_request(model, query, documents, top_k=top_k)
         prepared = self._prepare(
@@ -1266,6 +1375,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         include_deprecated: bool = False,
         hide_experimental: bool = False,
         update_catalog: bool = True,
+        max_pages: int | None = None,
     ) -> list[ModelInfo]:
         """Async twin of :meth:`WorkersAI.list_models`."""
         params = self._list_models_params(
@@ -1278,7 +1388,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             response = await self._transport.request(prepared)
             items, more = _models_page(self._unwrap(response, None), decode_body(response))
             models.extend(items)
-            if not more or not items:
+            if not more or not items or (max_pages is not None and page >= max_pages):
                 break
             page += 1
         if update_catalog:
@@ -1304,14 +1414,12 @@ class AsyncBatchAPI:
         self._client = client
 
     async def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        if not requests:
-            raise InvalidInputError("a batch needs at least one request", field="requests")
-        model_id, prepared = self._client._batch_request(model, {"requests": list(requests)})
+        model_id, prepared = self._client._batch_submit(model, requests)
         response = await self._client._transport.request(prepared)
         return BatchJob.from_result(self._client._unwrap(response, model_id))
 
     async def poll(self, model: str, request_id: str) -> BatchJob:
-        model_id, prepared = self._client._batch_request(model, {"request_id": request_id})
+        model_id, prepared = self._client._batch_poll(model, request_id)
         response = await self._client._transport.request(prepared)
         return BatchJob.from_result(self._client._unwrap(response, model_id), request_id=request_id)
 
@@ -1324,6 +1432,7 @@ class AsyncBatchAPI:
         max_poll_interval: float = 30.0,
         timeout: float = 3600.0,
     ) -> BatchJob:
+        _check_wait(poll_interval, max_poll_interval, timeout)
         deadline = time.monotonic() + timeout
         interval = poll_interval
         while True:

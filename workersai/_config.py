@@ -7,6 +7,7 @@ was tried (wire reference §1.1).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from workersai import _json
 from workersai.errors import InvalidInputError, MissingCredentialsError
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
@@ -249,7 +249,8 @@ class GatewayOptions(BaseModel):
         if self.cache_key is not None:
             out["cf-aig-cache-key"] = self.cache_key
         if self.metadata:
-            out["cf-aig-metadata"] = _json.dumps_str(self.metadata)
+            # ASCII-escaped JSON: an HTTP header cannot carry raw UTF-8 ("équipe" → "\u00e9quipe").
+            out["cf-aig-metadata"] = json.dumps(self.metadata, separators=(",", ":"))
         if self.request_timeout_ms is not None:
             out["cf-aig-request-timeout"] = str(self.request_timeout_ms)
         if self.max_attempts is not None:

@@ -23,7 +23,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +38,7 @@ from workersai.schemas import EmbeddingInput, validate_input
 if TYPE_CHECKING:
     from workersai._client import AsyncBatchAPI, BatchAPI
 
-logger = logging.getLogger("workersai")
+logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
@@ -164,14 +164,25 @@ def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingR
     data = result.get("data")
     if data is None:
         data = result.get("response")  # bge-m3 without a query (§6.1)
-    if isinstance(data, list) and data and isinstance(data[0], Mapping):
-        # OpenAI form: [{"embedding": [...], "index": i}]
-        ordered = sorted(data, key=lambda item: item.get("index", 0))
-        vectors = [list(item.get("embedding") or []) for item in ordered]
+    if isinstance(data, list) and data and all(isinstance(item, Mapping) for item in data):
+        # OpenAI form: [{"embedding": [...], "index": i}]; without an index, list order
+        def position(pair: tuple[int, Mapping[str, Any]]) -> int:
+            index = pair[1].get("index")
+            return index if isinstance(index, int) and not isinstance(index, bool) else pair[0]
+
+        ordered = [item for _, item in sorted(enumerate(data), key=position)]
+        vectors = [item.get("embedding") for item in ordered]
     elif isinstance(data, list):
         vectors = data
     else:
         vectors = []
+    if not all(isinstance(vector, list) for vector in vectors):
+        raise UnexpectedResponseError(
+            f"Unexpected embeddings answer from {request.model}: a vector is not a list",
+            status_code=200,
+            model=request.model,
+            body=body,
+        )
     if len(vectors) != request.count:
         raise UnexpectedResponseError(
             f"{request.model} returned {len(vectors)} vectors for {request.count} texts",
@@ -264,8 +275,31 @@ def plan_embeddings(
     ``instruction`` input for that model.
     """
     model_id = resolve_model(model)
+    info = get_model_info(model_id)
+    if info is not None and info.task and info.task.lower() != "text embeddings":
+        raise InvalidInputError(
+            f"{model_id} is a {info.task} model, not Text Embeddings",
+            field="model",
+            hint="Use an embedding model such as @cf/baai/bge-base-en-v1.5.",
+        )
     if isinstance(texts, str):
         raise InvalidInputError("texts must be a list of strings, not a string", field="text")
+    if isinstance(texts, (bytes, Mapping)) or not isinstance(texts, Iterable):
+        raise InvalidInputError(
+            f"texts must be a list of strings, got {type(texts).__name__}", field="text"
+        )
+    if endpoint not in ("native", "openai"):
+        raise InvalidInputError(
+            f"endpoint must be 'native' or 'openai', got {endpoint!r}", field="endpoint"
+        )
+    if kind not in (None, "query", "document"):
+        raise InvalidInputError(f"kind must be 'query' or 'document', got {kind!r}", field="kind")
+    if query_instruction is not None and not isinstance(query_instruction, (bool, str)):
+        raise InvalidInputError(
+            "query_instruction must be True/False or the instruction text, "
+            f"got {type(query_instruction).__name__}",
+            field="query_instruction",
+        )
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
@@ -540,10 +574,15 @@ async def arun_plan_on_batch_api(
 
 @contextmanager
 def progress_bar(
-    total: int, *, enabled: bool = True, desc: str = "Embedding"
+    texts: Sized | int, *, enabled: bool = True, desc: str = "Embedding"
 ) -> Iterator[ProgressCallback | None]:
-    """A tqdm bar over ``total`` texts as an ``on_progress`` callback (``None`` if disabled,
-    if there is nothing to do, or if tqdm is not installed — it is optional)."""
+    """A tqdm bar over ``texts`` (or a count) as an ``on_progress`` callback (``None`` if
+    disabled, if there is nothing to do, or if tqdm is not installed — it is optional).
+
+    Anything without a length counts as nothing: the embed call then says what is wrong
+    with it, instead of ``len()`` failing here first.
+    """
+    total = texts if isinstance(texts, int) else len(texts) if isinstance(texts, Sized) else 0
     if not enabled or total <= 0:
         yield None
         return

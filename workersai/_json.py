@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workersai.errors import InvalidInputError
+
 try:  # pragma: no cover - exercised when the optional dependency is installed
     import orjson
 
@@ -32,13 +34,33 @@ def loads(data: bytes | bytearray | str) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Encode to compact UTF-8 JSON bytes (non-ASCII kept as UTF-8, not escaped)."""
+    """Encode to compact UTF-8 JSON bytes (non-ASCII kept as UTF-8, not escaped).
+
+    Raises:
+        InvalidInputError: text that is not valid Unicode (a lone surrogate such as
+            ``"\\udcff"``, left by ``bytes.decode(errors="surrogateescape")``), a value
+            JSON cannot hold, or nesting too deep to encode.
+    """
     if _HAVE_ORJSON:
         try:
             return orjson.dumps(obj)
         except TypeError:
             pass  # e.g. non-str dict keys or an int beyond 64 bits: the stdlib handles those
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"The request holds text that is not valid Unicode ({exc.object[exc.start : exc.end]!r}"
+            " is a lone surrogate) and cannot be sent as UTF-8.",
+            hint="Decode bytes with errors='replace' (not 'surrogateescape') before passing them.",
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"The request cannot be encoded as JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInputError(
+            "The request is nested too deeply to be encoded as JSON.",
+            hint="Flatten deeply nested values (tool schemas, metadata).",
+        ) from None
 
 
 def dumps_str(obj: Any) -> str:

@@ -195,6 +195,16 @@ class Multipart:
 
     def encode(self) -> tuple[bytes, str]:
         """``(body, content_type)``, encoded once so retries re-send identical bytes."""
+        try:
+            return self._encode()
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                "A form field holds text that is not valid Unicode (a lone surrogate) and "
+                "cannot be sent as UTF-8.",
+                hint="Decode bytes with errors='replace' (not 'surrogateescape').",
+            ) from None
+
+    def _encode(self) -> tuple[bytes, str]:
         parts: list[tuple[bytes, bytes]] = []
         digest = hashlib.sha256()
         for name, value in self.fields.items():

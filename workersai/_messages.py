@@ -16,11 +16,14 @@ messages into one prompt string, using the model family's chat template when ``r
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workersai import _json
+from workersai._media import sniff_mime
 from workersai._tools import wire_tool_call_id
 from workersai.errors import InvalidInputError
 from workersai.models import ModelInfo
@@ -37,11 +40,32 @@ def _image_url(part: Mapping[str, Any]) -> str | None:
     return image if isinstance(image, str) else None
 
 
+def _check_image_data(url: str, where: str) -> None:
+    """The data URI holds an image (by its magic number), not text or a PDF labelled image/*."""
+    payload = url.partition(",")[2]
+    head = payload[:48]  # 36 bytes: enough for every signature sniff_mime knows
+    try:
+        data = base64.b64decode(head + "=" * (-len(head) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    mime = sniff_mime(data)
+    if mime is None or not mime.startswith("image/"):
+        raise InvalidInputError(
+            f"{where}: the data URI does not hold a PNG, JPEG, WEBP, GIF or BMP image",
+            field=where,
+        )
+
+
 def _content(content: Any, info: ModelInfo | None, where: str) -> str | list[dict[str, Any]]:
     if content is None:
         return ""
     if isinstance(content, str):
         return content
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        raise InvalidInputError(
+            f"{where}.content is bytes: decode text to str first (images go in image_url parts)",
+            field=f"{where}.content",
+        )
     if not isinstance(content, Sequence):
         raise InvalidInputError(f"{where}.content must be a string or a list of parts", field=where)
     texts: list[str] = []
@@ -67,6 +91,7 @@ def _content(content: Any, info: ModelInfo | None, where: str) -> str | list[dic
                     hint="HTTP(S) image URLs are fetched by the chat methods; pass bytes or a "
                     "data URI otherwise.",
                 )
+            _check_image_data(url, f"{where}.content[{index}]")
             has_image = True
             parts.append({"type": "image_url", "image_url": {"url": url}})
         else:
@@ -102,6 +127,10 @@ def _text_of(content: Any) -> str:
 
 
 def _wire_tool_call(call: Mapping[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(call, Mapping):
+        raise InvalidInputError(
+            f"{where} must be a tool call mapping, got {type(call).__name__}", field=where
+        )
     function = call.get("function")
     if isinstance(function, Mapping):
         name, arguments = function.get("name"), function.get("arguments")
@@ -119,21 +148,38 @@ def _wire_tool_call(call: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+def check_messages(messages: Any) -> None:
+    """A non-empty list of mappings, each with a role (raises :class:`InvalidInputError`)."""
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+        raise InvalidInputError(
+            "messages must be a list of {'role', 'content'} mappings, "
+            f"got {type(messages).__name__}",
+            field="messages",
+        )
+    if not messages:
+        raise InvalidInputError("messages must not be empty", field="messages")
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, Mapping):
+            raise InvalidInputError(
+                f"{where} must be a mapping, got {type(message).__name__}",
+                field=f"messages.{index}",
+            )
+        role = message.get("role")
+        if not isinstance(role, str) or not role:
+            raise InvalidInputError(f"{where} has no role", field=f"messages.{index}.role")
+
+
 def prepare_messages(
     messages: Sequence[Mapping[str, Any]], info: ModelInfo | None
 ) -> list[dict[str, Any]]:
     """Wire-ready copies of OpenAI-form ``messages`` for ``info``'s model."""
-    if not messages:
-        raise InvalidInputError("messages must not be empty", field="messages")
+    check_messages(messages)
     system: list[str] = []
     out: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
-        if not isinstance(message, Mapping):
-            raise InvalidInputError(f"{where} must be a mapping", field=f"messages.{index}")
-        role = message.get("role")
-        if not isinstance(role, str) or not role:
-            raise InvalidInputError(f"{where} has no role", field=f"messages.{index}.role")
+        role = message["role"]
         if role in _SYSTEM_ROLES:
             text = _text_of(message.get("content"))
             if text:
@@ -145,7 +191,14 @@ def prepare_messages(
         }
         tool_calls = message.get("tool_calls")
         if role == "assistant" and tool_calls:
-            wire["tool_calls"] = [_wire_tool_call(c, f"{where}.tool_calls") for c in tool_calls]
+            if isinstance(tool_calls, (str, Mapping)) or not isinstance(tool_calls, Sequence):
+                raise InvalidInputError(
+                    f"{where}.tool_calls must be a list, got {type(tool_calls).__name__}",
+                    field=f"messages.{index}.tool_calls",
+                )
+            wire["tool_calls"] = [
+                _wire_tool_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(tool_calls)
+            ]
         if role == "tool":
             call_id = message.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
@@ -204,6 +257,7 @@ def render_prompt(messages: Sequence[Mapping[str, Any]], model: str, *, raw: boo
     sent as is and a conversation as a plain transcript. With ``raw=True`` the model's own
     chat template (Llama 3, Llama 2/Mistral ``[INST]``, Gemma, ChatML) is applied here.
     """
+    check_messages(messages)
     system, turns = _turns(messages)
     if not turns:
         raise InvalidInputError("messages must contain a non-system message", field="messages")

@@ -59,6 +59,18 @@ def build_rerank_request(
         raise InvalidInputError(
             "documents must be a list of strings, not a string", field="contexts"
         )
+    if not isinstance(documents, Sequence):
+        raise InvalidInputError(
+            f"documents must be a list of strings, got {type(documents).__name__}",
+            field="contexts",
+        )
+    info = get_model_info(model_id)
+    if info is not None and info.accepts and not {"query", "contexts"} <= info.accepts:
+        raise InvalidInputError(
+            f"{model_id} does not rerank (it takes no query and contexts)",
+            field="model",
+            hint=f"Use {DEFAULT_RERANK_MODEL} (or @cf/baai/bge-m3).",
+        )
     for index, text in enumerate(documents):
         if not isinstance(text, str):
             raise InvalidInputError(
@@ -68,7 +80,7 @@ def build_rerank_request(
     body: dict[str, Any] = {"query": query, "contexts": [{"text": text} for text in documents]}
     if top_k is not None:
         body["top_k"] = top_k
-    validate_input(get_model_info(model_id) or model_id, body, schema=RerankInput)
+    validate_input(info or model_id, body, schema=RerankInput)
     return RerankRequest(model_id, f"run/{model_id}", body, len(documents), top_k)
 
 

@@ -83,14 +83,25 @@ def inline_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
             return [resolve(item, stack) for item in node]
         return node
 
-    if not defs and "$ref" not in _json.dumps_str(schema):
-        return copy.deepcopy(dict(schema))
-    return resolve(schema, ())
+    try:
+        if not defs and "$ref" not in _json.dumps_str(schema):
+            return copy.deepcopy(dict(schema))
+        return resolve(schema, ())
+    except RecursionError:
+        raise InvalidInputError(
+            "the JSON schema is nested too deeply to send to Workers AI",
+            hint="Flatten the schema (a few levels of nesting are plenty for a tool).",
+        ) from None
 
 
 def normalize_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Tools in OpenAI form ``{type: function, function: {name, description, parameters}}``,
     references inlined. Legacy flat ``{name, description, parameters}`` is accepted too."""
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Sequence):
+        raise InvalidInputError(
+            f"tools must be a list of tool definitions, got {type(tools).__name__}",
+            field="tools",
+        )
     out: list[dict[str, Any]] = []
     for index, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
@@ -366,7 +377,8 @@ def salvage_tool_calls(
     for item in items:
         if not isinstance(item, Mapping):
             return []
-        if item.get("name") in schemas:
+        name = item.get("name")
+        if isinstance(name, str) and name in schemas:
             call = tool_call_from_wire(item, schemas)
         elif isinstance(forced, str) and forced in schemas and len(items) == 1:
             call = tool_call_from_wire({"name": forced, "arguments": dict(item)}, schemas)

@@ -42,11 +42,12 @@ from workersai.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    InvalidInputError,
     WorkersAIError,
     error_from_response,
 )
 
-logger = logging.getLogger("workersai")
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
@@ -62,9 +63,22 @@ def coerce_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         if timeout.read is None and timeout.connect is None:
             return DEFAULT_TIMEOUT
         return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise WorkersAIError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, got {timeout!r}", field="timeout"
+        )
     return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+
+
+def _check_option(name: str, value: Any, kind: type, label: str) -> None:
+    # A wrong object here would only fail at the first request, deep inside httpx.
+    if value is not None and not isinstance(value, kind):
+        raise InvalidInputError(f"{name} must be {label}, not {type(value).__name__}", field=name)
 
 
 @lru_cache(maxsize=1)
@@ -261,6 +275,8 @@ class SyncTransport:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        _check_option("http_client", http_client, httpx.Client, "an httpx.Client")
+        _check_option("retry_policy", retry_policy, RetryPolicy, "a RetryPolicy")
         self._client = http_client
         self._owns_client = http_client is None
         self._timeout = timeout
@@ -386,6 +402,8 @@ class AsyncTransport:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        _check_option("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
+        _check_option("retry_policy", retry_policy, RetryPolicy, "a RetryPolicy")
         self._user_client = http_client
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()

@@ -38,6 +38,17 @@ __all__ = [
 ]
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` when the answer has a list there (else nothing to iterate)."""
+    return value if isinstance(value, list) else []
+
+
+def _first_mapping(value: Any) -> Mapping[str, Any]:
+    """The first element of a list of objects (Deepgram's channels, alternatives), or ``{}``."""
+    items = _list(value)
+    return items[0] if items and isinstance(items[0], Mapping) else {}
+
+
 def _float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -161,7 +172,7 @@ class Transcript:
                 _float(item.get("end")),
                 _words(item.get("words")),
             )
-            for item in raw_segments or ()
+            for item in _list(raw_segments)
             if isinstance(item, Mapping)
         )
         vtt = output.get("vtt") if isinstance(output.get("vtt"), str) else None
@@ -184,10 +195,8 @@ class Transcript:
 
     @classmethod
     def _from_deepgram(cls, output: Mapping[str, Any], model: str) -> Transcript:
-        channels = output["results"].get("channels") or [{}]
-        channel = channels[0] if isinstance(channels[0], Mapping) else {}
-        alternatives = channel.get("alternatives") or [{}]
-        best = alternatives[0] if isinstance(alternatives[0], Mapping) else {}
+        channel = _first_mapping(output["results"].get("channels"))
+        best = _first_mapping(channel.get("alternatives"))
         paragraphs = best.get("paragraphs")
         segments = tuple(
             Segment(
@@ -195,8 +204,11 @@ class Transcript:
                 _float(sentence.get("start")),
                 _float(sentence.get("end")),
             )
-            for paragraph in (paragraphs or {}).get("paragraphs") or ()
-            for sentence in paragraph.get("sentences") or ()
+            for paragraph in _list(
+                paragraphs.get("paragraphs") if isinstance(paragraphs, Mapping) else None
+            )
+            if isinstance(paragraph, Mapping)
+            for sentence in _list(paragraph.get("sentences"))
             if isinstance(sentence, Mapping)
         )
         metadata = output.get("metadata")

@@ -34,6 +34,15 @@ class BatchTimeoutError(WorkersAIError):
         self.request_id = request_id
 
 
+def _item_id(raw: Any, position: int) -> int:
+    """The item's ``id`` (its position in the submitted job); the list position otherwise."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw)
+    return position
+
+
 @dataclass(slots=True)
 class BatchItem:
     """One request's outcome inside a finished batch."""
@@ -80,7 +89,7 @@ class BatchJob:
         if isinstance(result.get("responses"), list):
             items = [
                 BatchItem(
-                    id=int(item.get("id", index)),
+                    id=_item_id(item.get("id"), index),
                     result=item.get("result"),
                     success=bool(item.get("success", True)),
                     external_reference=item.get("external_reference"),

@@ -93,8 +93,14 @@ def _as_bool(value: Any) -> bool:
 def _as_int(value: Any) -> int | None:
     try:
         return int(float(value)) if value not in (None, "") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf", "1e400"
         return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
 
 
 def _accepts_images(task: str, model_id: str, derived: Mapping[str, Any]) -> bool:
@@ -163,15 +169,19 @@ class ModelInfo:
     @classmethod
     def from_search_result(cls, item: Mapping[str, Any]) -> ModelInfo:
         """Build from one ``/ai/models/search`` result object (optionally with ``derived``)."""
+        # Defensive throughout: this also reads live /ai/models/search answers.
         props: dict[str, Any] = {}
-        for prop in item.get("properties") or ():
+        raw_props = item.get("properties")
+        for prop in raw_props if isinstance(raw_props, list) else ():
             if isinstance(prop, Mapping) and "property_id" in prop:
                 props[str(prop["property_id"])] = prop.get("value")
-        derived: Mapping[str, Any] = item.get("derived") or {}
+        raw_derived = item.get("derived")
+        derived: Mapping[str, Any] = raw_derived if isinstance(raw_derived, Mapping) else {}
         task = item.get("task")
-        task_label = task.get("name", "") if isinstance(task, Mapping) else str(task or "")
+        task_label = str(task.get("name") or "") if isinstance(task, Mapping) else str(task or "")
         prices: list[ModelPrice] = []
-        for entry in props.get("price") or ():
+        raw_prices = props.get("price")
+        for entry in raw_prices if isinstance(raw_prices, list) else ():
             if isinstance(entry, Mapping) and isinstance(entry.get("price"), (int, float)):
                 prices.append(
                     ModelPrice(
@@ -180,17 +190,27 @@ class ModelInfo:
                         currency=str(entry.get("currency", "USD")),
                     )
                 )
+        raw_params = derived.get("params")
         params = {
-            name: ParamRange(
+            str(name): ParamRange(
                 type=str(spec.get("type", "number")),
-                minimum=spec.get("minimum"),
-                maximum=spec.get("maximum"),
-                default=spec.get("default"),
+                minimum=_as_number(spec.get("minimum")),
+                maximum=_as_number(spec.get("maximum")),
+                default=_as_number(spec.get("default")),
             )
-            for name, spec in (derived.get("params") or {}).items()
+            for name, spec in (raw_params.items() if isinstance(raw_params, Mapping) else ())
             if isinstance(spec, Mapping)
         }
-        accepts = frozenset(derived.get("accepts") or ())
+        raw_accepts = derived.get("accepts")
+        accepts = frozenset(
+            a for a in (raw_accepts if isinstance(raw_accepts, list) else ()) if isinstance(a, str)
+        )
+        raw_limits = derived.get("string_limits")
+        string_limits = {
+            str(k): v
+            for k, v in (raw_limits.items() if isinstance(raw_limits, Mapping) else ())
+            if isinstance(v, Mapping)
+        }
         return cls(
             id=str(item.get("name") or item.get("id")),
             task=task_label,
@@ -217,7 +237,7 @@ class ModelInfo:
             price=tuple(prices),
             terms=props.get("terms") if isinstance(props.get("terms"), str) else None,
             params=MappingProxyType(params),
-            string_limits=MappingProxyType(dict(derived.get("string_limits") or {})),
+            string_limits=MappingProxyType(string_limits),
             properties=MappingProxyType(props),
         )
 

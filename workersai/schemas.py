@@ -250,11 +250,26 @@ def _format_errors(exc: ValidationError, payload: Mapping[str, Any]) -> tuple[st
         loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
         first_field = first_field or loc or None
         got = ""
-        if error.get("type") not in ("missing",) and "input" in error:
+        # A model-level error's input is the whole payload: naming it adds only noise.
+        if loc and error.get("type") not in ("missing",) and "input" in error:
             shown = repr(error["input"])
             got = f" (got {shown[:60] + '…' if len(shown) > 60 else shown})"
         parts.append(f"{loc + ': ' if loc else ''}{error['msg']}{got}")
     return "; ".join(parts), first_field
+
+
+def _strings_at(payload: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
+    """The strings at a catalog limit's path: ``prompt`` or ``messages[].content``."""
+    head, nested, key = path.partition("[].")
+    value = payload.get(head)
+    if not nested:
+        return [(head, value)] if isinstance(value, str) else []
+    found = []
+    for index, item in enumerate(value if isinstance(value, list) else ()):
+        text = item.get(key) if isinstance(item, Mapping) else None
+        if isinstance(text, str):
+            found.append((f"{head}.{index}.{key}", text))
+    return found
 
 
 def validate_input(
@@ -297,13 +312,14 @@ def validate_input(
                 field=name,
             )
     for name, limits in info.string_limits.items():
-        value = payload.get(name)
-        if isinstance(value, str):
-            max_len = limits.get("maxLength")
-            if max_len is not None and len(value) > max_len:
+        max_len = limits.get("maxLength")
+        if max_len is None:
+            continue
+        for where, value in _strings_at(payload, name):
+            if len(value) > max_len:
                 raise InvalidInputError(
-                    f"{name} is {len(value)} characters; {info.id} accepts at most {max_len}",
-                    field=name,
+                    f"{where} is {len(value)} characters; {info.id} accepts at most {max_len}",
+                    field=where,
                 )
     texts = payload.get("text")
     if isinstance(texts, list) and info.task.lower() == "text embeddings":

@@ -173,7 +173,7 @@ def _json_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> Task
 
 
 def _image_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
-    image = coerce_image(args.pop("image"))
+    image = coerce_image(args.pop("image", None))
     _reject_unknown(model, info, args)
     if info is None or info.input_format == "json_or_binary":
         # The documented raw-body alternative: a quarter of the size of a JSON byte array.
@@ -182,7 +182,7 @@ def _image_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> Tas
 
 
 def _image_to_text_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
-    image = coerce_image(args.pop("image"))
+    image = coerce_image(args.pop("image", None))
     validate_input(info or model, {**args, "image": []}, schema=ImageToTextInput)
     return TaskCall(model, {**args, "image": list(image)}, validate=False)
 
@@ -192,7 +192,7 @@ def _text_to_image_body(model: str, info: ModelInfo | None, args: dict[str, Any]
 
 
 def _speech_recognition_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
-    audio, guessed = coerce_audio(args.pop("audio"))
+    audio, guessed = coerce_audio(args.pop("audio", None))
     declared = args.pop("mime_type", None)
     # The bytes know better than a caller's guess ("audio/x-wav"), which beats the file name.
     mime = sniff_mime(audio) or declared or guessed or "application/octet-stream"
@@ -214,7 +214,7 @@ def _speech_recognition_body(model: str, info: ModelInfo | None, args: dict[str,
 
 
 def _text_to_speech_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
-    text = args.pop("text")
+    text = args.pop("text", None)
     # melotts reads `prompt`, Deepgram's aura models `text`.
     key = "text" if info is not None and "text" in info.accepts else "prompt"
     return TaskCall(model, {key: text, **args})

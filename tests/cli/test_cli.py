@@ -341,7 +341,7 @@ def test_models_json(server: WorkersAIServer, capsys: pytest.CaptureFixture[str]
 
 
 def test_models_live_pages_through_the_search(
-    server: WorkersAIServer, capsys: pytest.CaptureFixture[str]
+    server: WorkersAIServer, capsys: pytest.CaptureFixture[str], isolated_catalog: object
 ) -> None:
     items = [{"id": "1", "name": "@cf/x/a", "task": {"name": "Text Generation"}}]
     first = envelope(items)

@@ -146,17 +146,6 @@ SEARCH_PAGE_2 = {
 }
 
 
-@pytest.fixture
-def isolated_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
-    """A private copy of the process-wide catalog, so a refresh cannot leak into other tests."""
-    from workersai import models
-
-    original = get_catalog()
-    copy = ModelCatalog(original.all(), as_of=original.as_of)
-    monkeypatch.setattr(models, "_catalog", copy)
-    return copy
-
-
 def test_list_models_walks_every_page_and_refreshes_the_catalog(
     server: WorkersAIServer, fast_retries: RetryPolicy, isolated_catalog: ModelCatalog
 ) -> None:
