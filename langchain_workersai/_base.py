@@ -8,13 +8,20 @@ when they are missing — the first request does, naming what to set.
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from workersai import AsyncWorkersAI, GatewayOptions, WorkersAI
 from workersai._config import account_id_from_env, api_token_from_env
+
+_C = TypeVar("_C")
+
+# One lock for every object: clients are built once per object, so it is rarely taken and
+# never held for long; a per-object lock would have to survive model_copy() and pickling.
+_CLIENT_LOCK = threading.Lock()
 
 
 class WorkersAIClientFields(BaseModel):
@@ -34,8 +41,10 @@ class WorkersAIClientFields(BaseModel):
     """AI Gateway name or :class:`~workersai.GatewayOptions`.
 
     Default: ``CLOUDFLARE_AI_GATEWAY``."""
-    timeout: float | None = Field(default=None, gt=0)
-    """Request timeout in seconds (default 60 s, connect 5 s). Never "no timeout"."""
+    timeout: float | None = Field(default=None, gt=0, alias="request_timeout")
+    """Request timeout in seconds (default 60 s, connect 5 s). Never "no timeout".
+
+    Alias: ``request_timeout`` (LangChain's usual name)."""
     max_retries: int = Field(default=2, ge=0)
     """Retries for 408/409/429/5xx and connection errors, with backoff and ``Retry-After``."""
 
@@ -49,12 +58,28 @@ class WorkersAIClientFields(BaseModel):
             kwargs["timeout"] = self.timeout
         return kwargs
 
-    @cached_property
+    def _built_once(self, key: str, build: Callable[[], _C]) -> _C:
+        # Threads of batch() race for a fresh object's client; functools.cached_property
+        # has no lock on Python 3.12+, so each would build (and leak) a connection pool.
+        client: _C | None = self.__dict__.get(key)
+        if client is None:
+            with _CLIENT_LOCK:
+                client = self.__dict__.get(key)
+                if client is None:
+                    client = self.__dict__[key] = build()
+        return client
+
+    @property
     def _client(self) -> WorkersAI:
         """The sync core client, created on first use (one connection pool per object)."""
-        return WorkersAI(self.account_id, self.api_token, **self._client_kwargs())
+        return self._built_once(
+            "_client", lambda: WorkersAI(self.account_id, self.api_token, **self._client_kwargs())
+        )
 
-    @cached_property
+    @property
     def _async_client(self) -> AsyncWorkersAI:
         """The async core client (it keeps one connection pool per event loop)."""
-        return AsyncWorkersAI(self.account_id, self.api_token, **self._client_kwargs())
+        return self._built_once(
+            "_async_client",
+            lambda: AsyncWorkersAI(self.account_id, self.api_token, **self._client_kwargs()),
+        )

@@ -90,28 +90,11 @@ class WorkersAIWhisperParser(WorkersAIClientFields, BaseBlobParser):
 
     def _documents(self, transcript: Transcript, blob: Blob) -> list[Document]:
         source = {"source": blob.source} if blob.source else {}
-        if self.split == "segment" and transcript.segments:
-            common = {**source, "model": transcript.model}
-            if transcript.language:
-                common["language"] = transcript.language
-            return [
-                Document(
-                    page_content=segment.text,
-                    metadata={
-                        **common,
-                        "segment": index,
-                        "start": segment.start,
-                        "end": segment.end,
-                        "words": [
-                            {"word": w.word, "start": w.start, "end": w.end} for w in segment.words
-                        ],
-                    },
-                )
-                for index, segment in enumerate(transcript.segments)
-            ]
-        return [
-            Document(page_content=transcript.text, metadata={**source, **transcript.metadata()})
-        ]
+        if self.split == "segment":
+            pieces = transcript.segment_documents()
+        else:
+            pieces = [(transcript.text, transcript.metadata())]
+        return [Document(page_content=text, metadata={**source, **meta}) for text, meta in pieces]
 
 
 class WorkersAIWhisperLoader(BaseLoader):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -49,6 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
 from workersai import responses as wai
+from workersai._chat import GENERATION_PARAMS
+from workersai._messages import image_data_uri
 from workersai._tools import normalize_tool_choice
 from workersai._version import __version__
 from workersai.errors import InvalidInputError
@@ -61,20 +61,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = DEFAULT_CHAT_MODEL
 PROVIDER = "cloudflare-workers-ai"
-
-# Sampling fields sent only when set, in the order they appear in the request body.
-_GENERATION_FIELDS = (
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "seed",
-    "stop",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-    "reasoning_effort",
-)
 
 
 class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
@@ -114,7 +100,7 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             Default ``CLOUDFLARE_API_TOKEN``.
         gateway: str | GatewayOptions | None
             Route through an AI Gateway (cache status lands in ``response_metadata``).
-        timeout: float | None
+        timeout (alias ``request_timeout``): float | None
             Seconds per request (default 60 s, connect 5 s).
         max_retries: int
             Retries with backoff for 429 (3040 capacity), 408 and 5xx (default 2).
@@ -402,9 +388,11 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
         return {"api_token": "CLOUDFLARE_API_TOKEN"}
 
     def _generation_params(self) -> dict[str, Any]:
+        """The core's generation parameters this model has as fields, when set, and
+        ``model_kwargs``."""
         params = {
             name: getattr(self, name)
-            for name in _GENERATION_FIELDS
+            for name in _generation_fields(type(self))
             if getattr(self, name) is not None
         }
         return {**params, **self.model_kwargs}
@@ -651,12 +639,6 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
 # Outgoing: LangChain messages → OpenAI-form dicts (the core applies the wire rules)
 # --------------------------------------------------------------------------------------
 
-_IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 # Assistant content that is not text: reasoning is never sent back, tool calls travel in
 # `tool_calls`, and Workers AI takes no media from the assistant.
 _SKIPPED_ASSISTANT_BLOCKS = frozenset(
@@ -714,6 +696,11 @@ def _profile_from_info(info: ModelInfo) -> ModelProfile:
 
 
 @lru_cache(maxsize=4)
+def _generation_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(name for name in GENERATION_PARAMS if name in cls.model_fields)
+
+
+@lru_cache(maxsize=4)
 def _field_names(cls: type[BaseModel]) -> frozenset[str]:
     names: set[str] = set()
     for name, info in cls.model_fields.items():
@@ -721,37 +708,6 @@ def _field_names(cls: type[BaseModel]) -> frozenset[str]:
         if info.alias:
             names.add(info.alias)
     return frozenset(names)
-
-
-def _sniff_image_type(data: bytes) -> str | None:
-    for signature, mime in _IMAGE_SIGNATURES:
-        if data.startswith(signature):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def _image_data_uri(data: str | bytes | bytearray | memoryview, mime_type: str | None) -> str:
-    """A ``data:image/...;base64,`` URI from base64 text or raw bytes."""
-    if isinstance(data, str) and data.startswith("data:"):
-        return data
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        raw = bytes(data)
-        encoded = base64.b64encode(raw).decode("ascii")
-    else:
-        encoded = data.strip()
-        try:
-            raw = base64.b64decode(encoded[:64] + "=" * (-len(encoded[:64]) % 4))
-        except (binascii.Error, ValueError):
-            raw = b""
-    mime = mime_type or _sniff_image_type(raw)
-    if not mime or not mime.startswith("image/"):
-        raise InvalidInputError(
-            "Cannot tell the image type: pass mime_type (e.g. 'image/png') with the image.",
-            field="content",
-        )
-    return f"data:{mime};base64,{encoded}"
 
 
 def _image_part(url: str) -> dict[str, Any]:
@@ -764,13 +720,13 @@ def _convert_image_block(block: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(source, Mapping):  # Anthropic {"source": {"type": "base64", ...}}
         if source.get("type") == "url":
             return _image_part(str(source.get("url")))
-        return _image_part(_image_data_uri(source.get("data", ""), source.get("media_type")))
+        return _image_part(image_data_uri(source.get("data", ""), source.get("media_type")))
     source_type = block.get("source_type")  # LangChain v0
     if source_type == "url" or (source_type is None and block.get("url")):
         return _image_part(str(block.get("url")))
     data = block.get("base64", block.get("data"))
     if data:
-        return _image_part(_image_data_uri(data, block.get("mime_type")))
+        return _image_part(image_data_uri(data, block.get("mime_type")))
     raise InvalidInputError(
         "Workers AI needs the image itself (base64, bytes or a URL); file ids are not supported.",
         field="content",
@@ -789,7 +745,7 @@ def _convert_part(part: Any) -> Any:
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, Mapping) else image
         if isinstance(url, (bytes, bytearray)):
-            url = _image_data_uri(url, None)
+            url = image_data_uri(url)
         return _image_part(str(url))
     if kind == "image":
         return _convert_image_block(part)
@@ -837,10 +793,10 @@ def _convert_message_to_dict(message: BaseMessage, answered: set[str]) -> dict[s
     elif isinstance(message, AIMessage):
         out = {"role": "assistant", "content": _assistant_text(message.content)}
         calls = [_wire_tool_call(c.get("id"), c["name"], c["args"]) for c in message.tool_calls]
-        # An invalid call is sent back only when a tool message answers it, with empty
-        # arguments: its raw text is not JSON, which some models reject in history.
+        # An invalid call goes back only when a tool message answers it (else the turn would
+        # dangle); the core sends its unparseable arguments as {}.
         calls += [
-            _wire_tool_call(c.get("id"), c.get("name") or "", "{}")
+            _wire_tool_call(c.get("id"), c.get("name") or "", c.get("args"))
             for c in message.invalid_tool_calls
             if c.get("id") in answered and c.get("name")
         ]
@@ -906,6 +862,14 @@ def _response_metadata(
     if usage is not None and usage.neurons is not None:
         # Workers AI's billing unit; usage_metadata has no field for it
         metadata["neurons"] = usage.neurons
+    if usage is not None:
+        from workersai.usage import estimate_cost
+
+        # The estimate ChatResult.cost and the usage trackers give; left out when unknown
+        # (no published price) rather than reported as 0.
+        cost = estimate_cost(model, usage)
+        if cost.usd is not None:
+            metadata["cost_usd"] = cost.usd
     return metadata
 
 

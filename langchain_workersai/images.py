@@ -176,19 +176,6 @@ class WorkersAIImage(WorkersAIClientFields, RunnableSerializable[ImageInput, Ima
         """Async twin of :meth:`invoke` (uses the async core client)."""
         return await self._acall_with_config(self._agenerate, input, config, **kwargs)
 
-    def batch(
-        self,
-        inputs: list[ImageInput],
-        config: RunnableConfig | list[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any | None,
-    ) -> list[ImageResult]:
-        """Generate several images in parallel (``config={"max_concurrency": n}`` caps it)."""
-        # Create the shared client before the worker threads race to create their own.
-        _ = self._client
-        return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-
     def as_tool(
         self,
         args_schema: type[BaseModel] | None = None,

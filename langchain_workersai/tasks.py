@@ -23,17 +23,36 @@ __all__ = ["WorkersAISummarizer", "WorkersAITranslator"]
 TextInput = str | PromptValue | Mapping[str, Any]
 
 
-def _text_and_options(input_: TextInput, key: str) -> tuple[str, dict[str, Any]]:
+# What a dict input (or a per-call keyword) may hold besides the text: the core method's
+# keyword arguments.
+_TRANSLATE_KEYS = frozenset({"target_lang", "source_lang", "model", "timeout"})
+_SUMMARIZE_KEYS = frozenset({"max_length", "model", "timeout"})
+
+
+def _text_and_options(
+    input_: TextInput, kwargs: Mapping[str, Any], accepted: frozenset[str], key: str = "text"
+) -> tuple[str, dict[str, Any]]:
+    options: dict[str, Any] = {}
     if isinstance(input_, PromptValue):
-        return input_.to_string(), {}
-    if isinstance(input_, str):
-        return input_, {}
-    if isinstance(input_, Mapping) and isinstance(input_.get(key), str):
+        text = input_.to_string()
+    elif isinstance(input_, str):
+        text = input_
+    elif isinstance(input_, Mapping) and isinstance(input_.get(key), str):
         options = dict(input_)
-        return options.pop(key), options
-    raise InvalidInputError(
-        f"expected a string or a dict with {key!r}, got {type(input_).__name__}"
-    )
+        text = options.pop(key)
+    else:
+        raise InvalidInputError(
+            f"expected a string or a dict with {key!r}, got {type(input_).__name__}"
+        )
+    options.update(kwargs)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown input {', '.join(map(repr, unknown))}; accepted: "
+            f"{', '.join(sorted({key, *accepted}))}",
+            field=unknown[0],
+        )
+    return text, options
 
 
 class WorkersAITranslator(WorkersAIClientFields, RunnableSerializable[TextInput, str]):
@@ -59,13 +78,12 @@ class WorkersAITranslator(WorkersAIClientFields, RunnableSerializable[TextInput,
     model: str = TRANSLATION_MODEL
 
     def _args(self, input_: TextInput, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        text, options = _text_and_options(input_, "text")
+        text, options = _text_and_options(input_, kwargs, _TRANSLATE_KEYS)
         merged = {
             "target_lang": self.target_lang,
             "source_lang": self.source_lang,
             "model": self.model,
             **options,
-            **kwargs,
         }
         return text, merged
 
@@ -108,8 +126,8 @@ class WorkersAISummarizer(WorkersAIClientFields, RunnableSerializable[TextInput,
     model: str = SUMMARIZATION_MODEL
 
     def _args(self, input_: TextInput, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        text, options = _text_and_options(input_, "text")
-        return text, {"max_length": self.max_length, "model": self.model, **options, **kwargs}
+        text, options = _text_and_options(input_, kwargs, _SUMMARIZE_KEYS)
+        return text, {"max_length": self.max_length, "model": self.model, **options}
 
     def _summarize(self, input_: TextInput, **kwargs: Any) -> str:
         with langchain_errors():

@@ -31,6 +31,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.utils import parse_partial_json
 
 from workersai import ChatChunk, ChatResult, InvalidInputError, ToolCall, Usage
+from workersai._messages import image_data_uri
 
 _ROLES: dict[str, str] = {
     MessageRole.SYSTEM.value: "system",
@@ -54,15 +55,15 @@ def _convert_image_block(block: ImageBlock, where: str) -> dict[str, Any]:
     if block.image is None and block.path is None and url is not None:
         # http(s) URLs are fetched and inlined by the core; data URIs go as they are.
         return {"type": "image_url", "image_url": {"url": url}}
-    mimetype = block.image_mimetype
-    if not mimetype or not mimetype.startswith("image/"):
-        raise InvalidInputError(
-            f"{where}: cannot tell the image type (got {mimetype!r})",
-            field=where,
-            hint="Set ImageBlock(image_mimetype='image/png') (or jpeg, webp, gif).",
-        )
     data = block.resolve_image(as_base64=True).read().decode("ascii")
-    return {"type": "image_url", "image_url": {"url": f"data:{mimetype};base64,{data}"}}
+    # Without a declared type, the core reads it from the bytes' magic number.
+    url = image_data_uri(
+        data,
+        block.image_mimetype,
+        where=where,
+        hint="Set ImageBlock(image_mimetype='image/png') (or jpeg, webp, gif).",
+    )
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _convert_tool_call_block(block: ToolCallBlock) -> dict[str, Any]:
@@ -155,13 +156,21 @@ def _response_kwargs(
     usage: Usage | None, finish_reason: str | None, model: str | None, gateway: Mapping[str, str]
 ) -> dict[str, Any]:
     """``ChatResponse.additional_kwargs``: token counts (flat, as LlamaIndex integrations put
-    them), finish reason, model and AI Gateway info."""
+    them), finish reason, model, AI Gateway info and the estimated ``cost_usd`` (left out
+    when unknown, never reported as 0)."""
     out = _usage_dict(usage)
     out["finish_reason"] = finish_reason
     if model:
         out["model"] = model
     if gateway:
         out["gateway"] = dict(gateway)
+    if usage is not None:
+        from workersai.usage import estimate_cost
+
+        # The estimate ChatResult.cost and the usage trackers give.
+        cost = estimate_cost(model, usage)
+        if cost.usd is not None:
+            out["cost_usd"] = cost.usd
     return out
 
 
@@ -219,13 +228,22 @@ def _raw_of(result: ChatResult) -> Any:
 
 
 def _convert_result_to_response(result: ChatResult) -> ChatResponse:
+    additional_kwargs = _with_parsed(
+        _response_kwargs(result.usage, result.finish_reason, result.model, result.gateway),
+        result,
+    )
     return ChatResponse(
         message=_convert_result_to_message(result),
         raw=_raw_of(result),
-        additional_kwargs=_response_kwargs(
-            result.usage, result.finish_reason, result.model, result.gateway
-        ),
+        additional_kwargs=additional_kwargs,
     )
+
+
+def _with_parsed(additional_kwargs: dict[str, Any], result: ChatResult) -> dict[str, Any]:
+    if result.parsed is not None:
+        # A JSON-mode answer's value, parsed once by the core (code fences included).
+        additional_kwargs["parsed"] = result.parsed
+    return additional_kwargs
 
 
 @dataclass(slots=True)
@@ -272,8 +290,9 @@ class _StreamState:
             message=_convert_result_to_message(result),
             delta="",
             raw=raw,
-            additional_kwargs=_response_kwargs(
-                chunk.usage, chunk.finish_reason, chunk.model, chunk.gateway
+            additional_kwargs=_with_parsed(
+                _response_kwargs(chunk.usage, chunk.finish_reason, chunk.model, chunk.gateway),
+                result,
             ),
         )
 

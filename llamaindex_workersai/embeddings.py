@@ -13,7 +13,7 @@ from llama_index.core.instrumentation.events.embedding import (
     EmbeddingStartEvent,
 )
 
-from llamaindex_workersai._base import WorkersAIConnection
+from llamaindex_workersai._base import WorkersAIConnection, restore_connection
 from workersai import GatewayOptions
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
@@ -49,6 +49,9 @@ class WorkersAIEmbedding(BaseEmbedding):
         query_instruction: Query prefix: ``True`` for the model card's (BGE v1.5:
             "Represent this sentence for searching relevant passages: "), or the text.
         use_batch_api: Embed batches through Workers AI's asynchronous Batch API.
+        batch_poll_interval: First Batch API poll interval in seconds (default 1; grows
+            ×1.5 up to 30 s).
+        batch_timeout: Longest wait for a Batch API job in seconds (default 3600).
         base_url, gateway, timeout, max_retries: Connection settings.
 
     Example:
@@ -75,6 +78,12 @@ class WorkersAIEmbedding(BaseEmbedding):
     )
     use_batch_api: bool = Field(
         default=False, description="Embed batches through the asynchronous Batch API."
+    )
+    batch_poll_interval: float = Field(
+        default=1.0, gt=0, description="First Batch API poll interval, s (grows x1.5 to 30 s)."
+    )
+    batch_timeout: float = Field(
+        default=3600.0, gt=0, description="Longest wait for a Batch API job, in seconds."
     )
     base_url: str | None = Field(default=None, description="API root (default: public API).")
     timeout: float | None = Field(default=None, gt=0, description="Request timeout (s).")
@@ -125,6 +134,10 @@ class WorkersAIEmbedding(BaseEmbedding):
     def class_name(cls) -> str:
         return "WorkersAIEmbedding"
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        restore_connection(self, state)
+
     @property
     def dimensions(self) -> int | None:
         """Vector size from the model catalog (``None`` if unknown)."""
@@ -140,7 +153,9 @@ class WorkersAIEmbedding(BaseEmbedding):
         }
         if batched and self.use_batch_api:
             kwargs["use_batch_api"] = True
-            kwargs["batch_wait"] = BatchWaitOptions()
+            kwargs["batch_wait"] = BatchWaitOptions(
+                poll_interval=self.batch_poll_interval, timeout=self.batch_timeout
+            )
         return kwargs
 
     # -- the BaseEmbedding hooks (each call with ≤ embed_batch_size texts is one request) --

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,7 +38,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 from pydantic import SecretStr
 
-from llamaindex_workersai._base import WorkersAIConnection
+from llamaindex_workersai._base import WorkersAIConnection, public_gateway, restore_connection
 from llamaindex_workersai._llm_convert import (
     _convert_messages,
     _convert_result_to_response,
@@ -48,6 +46,7 @@ from llamaindex_workersai._llm_convert import (
     _StreamState,
 )
 from workersai import GatewayOptions, ModelInfo, get_model_info, resolve_model
+from workersai._chat import GENERATION_PARAMS
 from workersai.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
@@ -59,7 +58,6 @@ logger = logging.getLogger(__name__)
 dispatcher = get_dispatcher(__name__)
 
 DEFAULT_MODEL = DEFAULT_CHAT_MODEL
-_CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 class WorkersAI(FunctionCallingLLM):
@@ -73,11 +71,17 @@ class WorkersAI(FunctionCallingLLM):
         model: Model id or short name (``"llama-3.3-70b-instruct-fp8-fast"``).
         temperature, max_tokens: Generation settings (Workers AI's defaults when ``None``).
         additional_kwargs: Other body parameters sent with every request
-            (``top_p``, ``seed``, ``reasoning_effort``, ...).
+            (``top_p``, ``seed``, ``reasoning_effort``, ...). The generation parameters
+            Workers AI documents may also be given as keywords (``WorkersAI(top_p=0.9)``);
+            they land here.
         endpoint: ``"native"`` (``/ai/run``, default) or ``"openai"`` (``/ai/v1``).
         account_id, api_token: Credentials; default from the environment. They are kept in
-            the HTTP clients only, never in fields, ``to_dict()`` or ``to_payload()``.
-        base_url, gateway: API root and AI Gateway (name or ``GatewayOptions``).
+            the HTTP clients only, never in fields, ``to_dict()`` or ``to_payload()``. A
+            pickled LLM keeps its account id and other settings but not the token, which
+            is read from the environment again after unpickling (the first request fails
+            with ``MissingCredentialsError`` when none is set).
+        base_url, gateway: API root and AI Gateway (name or ``GatewayOptions``; the options
+            survive ``to_dict()`` and pickling, except a gateway ``authorization`` token).
         timeout, max_retries: Per-request timeout (s) and retries of 408/409/429/5xx and
             connection errors, with backoff honouring ``Retry-After`` (the only retry layer).
 
@@ -171,7 +175,9 @@ class WorkersAI(FunctionCallingLLM):
         default="native", description="'native' (/ai/run) or 'openai' (/ai/v1/chat/completions)."
     )
     base_url: str | None = Field(default=None, description="API root (CLOUDFLARE_BASE_URL).")
-    gateway: str | None = Field(default=None, description="AI Gateway id, if routed through one.")
+    gateway: GatewayOptions | None = Field(
+        default=None, description="AI Gateway options (without its token), if routed through one."
+    )
     timeout: float | None = Field(default=None, gt=0, description="Request timeout in seconds.")
     max_retries: int = Field(default=2, ge=0, description="Retries of retryable failures.")
     context_window: int | None = Field(
@@ -200,16 +206,18 @@ class WorkersAI(FunctionCallingLLM):
         endpoint: Literal["native", "openai"] = "native",
         **kwargs: Any,
     ) -> None:
-        gateway_id = gateway.id if isinstance(gateway, GatewayOptions) else gateway
+        # Generation parameters given as keywords are body parameters, not unknown fields
+        # (which pydantic would drop without a word).
+        generation = {k: kwargs.pop(k) for k in GENERATION_PARAMS if k in kwargs}
         super().__init__(
             model=model,
             base_url=base_url,
-            gateway=gateway_id,
+            gateway=gateway,
             temperature=temperature,
             max_tokens=max_tokens,
             timeout=timeout,
             max_retries=max_retries,
-            additional_kwargs=additional_kwargs or {},
+            additional_kwargs={**(additional_kwargs or {}), **generation},
             endpoint=endpoint,
             **kwargs,
         )
@@ -226,6 +234,16 @@ class WorkersAI(FunctionCallingLLM):
     @classmethod
     def _resolve_model(cls, value: str) -> str:
         return resolve_model(value)
+
+    @field_validator("gateway", mode="before")
+    @classmethod
+    def _gateway_options(cls, value: Any) -> GatewayOptions | None:
+        # A name or a mapping becomes options; the gateway's token stays in the client.
+        return None if value is None else public_gateway(GatewayOptions.coerce(value))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        restore_connection(self, state)
 
     @classmethod
     def class_name(cls) -> str:
@@ -522,12 +540,11 @@ def _keep_first_tool_call(response: ChatResponse) -> None:
 
 
 def _parse_structured(output_cls: type[Model], response: ChatResponse) -> Model:
-    text = response.message.content or ""
-    fenced = _CODE_FENCE.match(text)
-    try:
-        data = json.loads(fenced.group(1) if fenced else text)
-    except ValueError:
+    # The core parsed the JSON-mode answer (code fences included) once.
+    data = response.additional_kwargs.get("parsed")
+    if data is None:
+        text = response.message.content or ""
         raise ValueError(
             f"The model did not answer with JSON for {output_cls.__name__}: {text[:200]!r}"
-        ) from None
+        )
     return output_cls.model_validate(data)

@@ -11,7 +11,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from llamaindex_workersai._base import WorkersAIConnection
+from llamaindex_workersai._base import WorkersAIConnection, restore_connection
 from workersai import GatewayOptions, InvalidInputError, RerankResult
 from workersai._rerank import DEFAULT_RERANK_MODEL
 
@@ -22,7 +22,10 @@ class WorkersAIRerank(BaseNodePostprocessor):
     """Rerank retrieved nodes with a Workers AI cross-encoder (sync and async).
 
     Keeps the ``top_n`` nodes most relevant to the query, best first; each
-    ``NodeWithScore.score`` becomes the reranker's score (bge-reranker-base: 0–1).
+    ``NodeWithScore.score`` becomes the reranker's score (bge-reranker-base: 0–1), and the
+    node is a copy with that score in ``metadata["relevance_score"]`` too (as LangChain's
+    ``WorkersAIReranker`` does), kept out of embeddings and LLM prompts. The nodes passed in
+    are not changed.
 
     Args:
         top_n: Nodes to keep (default 3; ``None`` keeps all, reordered).
@@ -81,6 +84,10 @@ class WorkersAIRerank(BaseNodePostprocessor):
     @classmethod
     def class_name(cls) -> str:
         return "WorkersAIRerank"
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        restore_connection(self, state)
 
     def _start(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
@@ -141,4 +148,25 @@ class WorkersAIRerank(BaseNodePostprocessor):
 
 
 def _rescored(nodes: list[NodeWithScore], ranked: list[RerankResult]) -> list[NodeWithScore]:
-    return [NodeWithScore(node=nodes[r.index].node, score=r.score) for r in ranked]
+    out = []
+    for result in ranked:
+        node = nodes[result.index].node
+        # A copy: the caller's nodes (often the docstore's own objects) stay untouched. The
+        # score is about this query, not content, so embeddings and prompts never see it.
+        scored = node.model_copy(
+            update={
+                "metadata": {**node.metadata, "relevance_score": result.score},
+                "excluded_embed_metadata_keys": _with(
+                    node.excluded_embed_metadata_keys, "relevance_score"
+                ),
+                "excluded_llm_metadata_keys": _with(
+                    node.excluded_llm_metadata_keys, "relevance_score"
+                ),
+            }
+        )
+        out.append(NodeWithScore(node=scored, score=result.score))
+    return out
+
+
+def _with(keys: list[str], key: str) -> list[str]:
+    return keys if key in keys else [*keys, key]

@@ -9,7 +9,7 @@ from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
 from pydantic import Field, PrivateAttr, SecretStr
 
-from llamaindex_workersai._base import WorkersAIConnection
+from llamaindex_workersai._base import WorkersAIConnection, restore_connection
 from workersai import GatewayOptions
 from workersai._media import mime_for_path
 from workersai.audio import Transcript
@@ -84,6 +84,10 @@ class WorkersAIWhisperReader(BasePydanticReader):
     def class_name(cls) -> str:
         return "WorkersAIWhisperReader"
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        restore_connection(self, state)
+
     def _options(self, mime_type: str | None) -> dict[str, Any]:
         options: dict[str, Any] = {
             "model": self.model,
@@ -128,31 +132,17 @@ class WorkersAIWhisperReader(BasePydanticReader):
 
     def _documents(self, transcript: Transcript, extra: dict[str, Any]) -> list[Document]:
         if self.split == "segment" and transcript.segments:
-            common = {**extra, "model": transcript.model}
-            if transcript.language:
-                common["language"] = transcript.language
-            return [
-                Document(
-                    text=segment.text,
-                    metadata={
-                        **common,
-                        "segment": index,
-                        "start": segment.start,
-                        "end": segment.end,
-                        "words": [
-                            {"word": w.word, "start": w.start, "end": w.end} for w in segment.words
-                        ],
-                    },
-                    excluded_embed_metadata_keys=["words"],
-                    excluded_llm_metadata_keys=["words"],
-                )
-                for index, segment in enumerate(transcript.segments)
-            ]
+            pieces = transcript.segment_documents()
+            excluded = ["words"]
+        else:
+            pieces = [(transcript.text, transcript.metadata())]
+            excluded = list(_TIMING_KEYS)
         return [
             Document(
-                text=transcript.text,
-                metadata={**extra, **transcript.metadata()},
-                excluded_embed_metadata_keys=list(_TIMING_KEYS),
-                excluded_llm_metadata_keys=list(_TIMING_KEYS),
+                text=text,
+                metadata={**extra, **meta},
+                excluded_embed_metadata_keys=list(excluded),
+                excluded_llm_metadata_keys=list(excluded),
             )
+            for text, meta in pieces
         ]

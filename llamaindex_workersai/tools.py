@@ -1,7 +1,9 @@
-"""Workers AI image generation as a LlamaIndex tool (``BaseToolSpec`` → ``FunctionTool``)."""
+"""Workers AI image generation as a LlamaIndex tool: :class:`WorkersAIImageTool` (a ready
+``FunctionTool``) or :class:`WorkersAIImageToolSpec` (a ``BaseToolSpec``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from llama_index.core.tools import FunctionTool, ToolMetadata
@@ -13,7 +15,7 @@ from workersai import GatewayOptions
 from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult, check_image_params, image_tool_schema
 from workersai.models import resolve_model
 
-__all__ = ["WorkersAIImageToolSpec"]
+__all__ = ["WorkersAIImageTool", "WorkersAIImageToolSpec"]
 
 _DESCRIPTION = (
     "Generate an image from a detailed text description (subject, style, composition, "
@@ -91,15 +93,24 @@ class WorkersAIImageToolSpec(BaseToolSpec):
     def to_tool(
         self, name: str = "generate_image", description: str = _DESCRIPTION
     ) -> FunctionTool:
-        """The image tool alone."""
+        """The image tool alone (sync and async)."""
+        return self._tool(name, description, self.generate_image, self.agenerate_image)
+
+    def _tool(
+        self,
+        name: str,
+        description: str,
+        fn: Callable[..., ImageResult] | None,
+        async_fn: Callable[..., Awaitable[ImageResult]] | None,
+    ) -> FunctionTool:
         metadata = ToolMetadata(
             name=name,
             description=description,
             fn_schema=image_tool_schema(self.model, name="GenerateImage"),
         )
         return FunctionTool.from_defaults(
-            fn=self.generate_image,
-            async_fn=self.agenerate_image,
+            fn=fn,
+            async_fn=async_fn,
             tool_metadata=metadata,
             callback=_confirmation,
             async_callback=_aconfirmation,
@@ -110,11 +121,84 @@ class WorkersAIImageToolSpec(BaseToolSpec):
         spec_functions: list[SPEC_FUNCTION_TYPE] | None = None,
         func_to_metadata_mapping: dict[str, ToolMetadata] | None = None,
     ) -> list[FunctionTool]:
-        """``[generate_image]``, with the model-specific argument schema."""
-        metadata = (func_to_metadata_mapping or {}).get("generate_image")
-        if metadata is not None:
-            return [self.to_tool(metadata.name or "generate_image", metadata.description)]
-        return [self.to_tool()]
+        """One tool per entry of ``spec_functions`` (default ``[("generate_image",
+        "agenerate_image")]``), each with the model-specific argument schema.
+
+        As in ``BaseToolSpec``: a name gives a tool of that function alone, a
+        ``(sync, async)`` pair one tool of both, and ``func_to_metadata_mapping`` (keyed by
+        function name) overrides a tool's name and description. ``[]`` gives no tools.
+        """
+        specs = self.spec_functions if spec_functions is None else spec_functions
+        mapping = func_to_metadata_mapping or {}
+        functions = ("generate_image", "agenerate_image")
+        tools = []
+        for spec in specs:
+            names = (spec,) if isinstance(spec, str) else spec
+            if not isinstance(names, tuple) or len(names) not in (1, 2):
+                raise ValueError("spec_functions must be a list of names or (sync, async) pairs")
+            unknown = [n for n in names if n not in functions]
+            if unknown:
+                raise ValueError(
+                    f"{type(self).__name__} has no function {unknown[0]!r}; it has "
+                    f"{', '.join(functions)}"
+                )
+            metadata = next((mapping[n] for n in names if n in mapping), None)
+            fn = self.generate_image if "generate_image" in names else None
+            async_fn = self.agenerate_image if "agenerate_image" in names else None
+            tools.append(
+                self._tool(
+                    metadata.name if metadata and metadata.name else names[0],
+                    metadata.description if metadata else _DESCRIPTION,
+                    fn,
+                    async_fn,
+                )
+            )
+        return tools
+
+
+class WorkersAIImageTool(FunctionTool):
+    """The image-generation tool itself: a ``FunctionTool`` for any Workers AI image model.
+
+    The same tool as ``WorkersAIImageToolSpec(...).to_tool()`` — arguments are ``prompt``
+    plus the model's own parameters, the agent sees a one-line confirmation and the image is
+    the output's ``raw_output`` (an :class:`~workersai.ImageResult`) — without the spec.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core.agent.workflow import FunctionAgent
+            from llamaindex_workersai import WorkersAIImageTool
+
+            agent = FunctionAgent(tools=[WorkersAIImageTool(num_steps=4)], llm=llm)
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_IMAGE_MODEL,
+        *,
+        name: str = "generate_image",
+        description: str = _DESCRIPTION,
+        **settings: Any,
+    ) -> None:
+        """Args:
+        model: Text-to-image model.
+        name, description: What the agent sees.
+        **settings: Connection settings (``account_id``, ``api_token``, ``base_url``,
+            ``gateway``, ``timeout``, ``max_retries``) and generation defaults (``width``,
+            ``num_steps``, ...) of :class:`WorkersAIImageToolSpec`.
+        """
+        self.spec = WorkersAIImageToolSpec(model, **settings)
+        super().__init__(
+            fn=self.spec.generate_image,
+            metadata=ToolMetadata(
+                name=name,
+                description=description,
+                fn_schema=image_tool_schema(self.spec.model, name="GenerateImage"),
+            ),
+            async_fn=self.spec.agenerate_image,
+            callback=_confirmation,
+            async_callback=_aconfirmation,
+        )
 
 
 def _confirmation(image: ImageResult) -> str:

@@ -113,16 +113,21 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def _normalised(body: bytes | str | None) -> Any:
-    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    raw = _RANDOM_IDS.sub("<ID>", raw)
+    """A JSON body as its value (generated ids masked); any other body as its bytes.
+
+    Decoding binary bodies "with replacement" would turn two different images or audio
+    clips into the same string of U+FFFD characters, so they are never decoded.
+    """
+    data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
     try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+        return json.loads(_RANDOM_IDS.sub("<ID>", data.decode("utf-8")))
+    except ValueError:  # UnicodeDecodeError is one
+        return data
 
 
 def json_body_matcher(r1: Request, r2: Request) -> None:
-    """Bodies equal as JSON (key order ignored), with generated ids masked."""
+    """JSON bodies equal as values (key order ignored, generated ids masked); other bodies
+    (raw audio and images, multipart forms) equal byte for byte."""
     assert _normalised(r1.body) == _normalised(r2.body)
 
 

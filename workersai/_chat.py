@@ -20,6 +20,7 @@ from typing import Any, Literal
 from workersai import _json
 from workersai._messages import prepare_messages, render_prompt
 from workersai._tools import (
+    _CODE_FENCE,
     complete_arguments,
     forced_tool,
     inline_refs,
@@ -41,7 +42,9 @@ from workersai.schemas import TextGenerationInput, validate_input
 
 Endpoint = Literal["native", "openai"]
 
-# Parameters with a meaning in this package; anything else the caller passes is sent as is.
+# Generation parameters with a meaning in this package — the one list the adapters use for
+# theirs (LangChain's fields, LlamaIndex's constructor keywords); anything else the caller
+# passes is sent as is.
 GENERATION_PARAMS = (
     "max_tokens",
     "temperature",
@@ -83,8 +86,8 @@ class ChatRequest:
     endpoint: Endpoint
     route: str  # below /accounts/{id}/ai/
     body: dict[str, Any]
-    stream: bool  # the wire request streams
-    synthesize_stream: bool = False  # caller streams, wire does not (JSON mode, §3.2.4)
+    stream: bool  # the wire request streams (never in JSON mode, §3.2.4)
+    json_mode: bool = False  # the answer is JSON: parsed into ChatResult.parsed
     tool_schemas: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     forced: str | bool = False
     max_tokens: int | None = None
@@ -188,10 +191,10 @@ def build_chat_request(
             request.forced = forced_tool(choice)
     if response_format is not None:
         body["response_format"] = _response_format(response_format, endpoint)
-        if stream and body["response_format"].get("type") in ("json_schema", "json_object"):
+        request.json_mode = body["response_format"].get("type") in ("json_schema", "json_object")
+        if stream and request.json_mode:
             # JSON mode cannot stream (error 5023): call once, replay as a stream.
             request.stream = False
-            request.synthesize_stream = True
     if reject_if_busy:
         body["options"] = {**body.get("options", {}), "rejectIfBusy": True}
 
@@ -251,6 +254,19 @@ def _text(value: Any) -> tuple[str, Any]:
     ):
         return "".join(str(p.get("text", "")) for p in value), None
     return _json.dumps_str(value), value
+
+
+def parse_json_answer(text: str) -> Any:
+    """The JSON value of a JSON-mode answer sent as text (§3.2.4 promises an object; many
+    models send text, often in a Markdown code fence), or ``None`` if it is not JSON."""
+    stripped = text.strip()
+    fenced = _CODE_FENCE.match(stripped)
+    if fenced:
+        stripped = fenced.group(1)
+    try:
+        return _json.loads(stripped)
+    except ValueError:
+        return None
 
 
 def _split_calls(calls: list[ToolCall]) -> tuple[list[ToolCall], list[ToolCall]]:
@@ -355,6 +371,8 @@ def parse_chat_response(
         calls = salvage_tool_calls(text, schemas, forced=request.forced if request else False)
         if calls:
             text = ""
+    if parsed is None and text and request is not None and request.json_mode:
+        parsed = parse_json_answer(text)
     valid, invalid = _split_calls(calls)
     return ChatResult(
         text=text,
@@ -624,10 +642,12 @@ class ChatStreamAssembler:
                 call.id = state.id
                 calls.append(call)
         valid, invalid = _split_calls(calls)
+        text = self.partial_text
         return ChatResult(
-            text=self.partial_text,
+            text=text,
             tool_calls=valid,
             invalid_tool_calls=invalid,
+            parsed=parse_json_answer(text) if self._request.json_mode and text else None,
             reasoning="".join(self._reasoning) or None,
             usage=self._usage,
             finish_reason=finish_reason(

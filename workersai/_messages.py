@@ -9,6 +9,8 @@ Rules (wire reference §2.3, §3.1, §8.2):
 * System messages are merged into one leading system message (several models reject a
   system message anywhere but first).
 * Tool-call ids go back exactly as the model sent them; reasoning is never sent back.
+* Tool-call arguments go back as JSON object text ("must be valid JSON", §2.3):
+  arguments the model sent unparseable become ``{}``.
 
 LoRA adapters and ``raw=True`` use the ``prompt`` branch: :func:`render_prompt` turns the
 messages into one prompt string, using the model family's chat template when ``raw``.
@@ -18,15 +20,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workersai import _json
 from workersai._media import sniff_mime
-from workersai._tools import wire_tool_call_id
+from workersai._tools import parse_arguments, wire_tool_call_id
 from workersai.errors import InvalidInputError
 from workersai.models import ModelInfo
+
+logger = logging.getLogger(__name__)
 
 _DATA_URI = re.compile(r"^data:image/[A-Za-z0-9.+-]+;base64,", re.ASCII)
 _SYSTEM_ROLES = frozenset({"system", "developer"})
@@ -40,20 +45,57 @@ def _image_url(part: Mapping[str, Any]) -> str | None:
     return image if isinstance(image, str) else None
 
 
+def _head_bytes(encoded: str) -> bytes:
+    """The first bytes of base64 text: enough for every signature :func:`sniff_mime` knows."""
+    head = encoded[:48]  # 36 bytes
+    try:
+        return base64.b64decode(head + "=" * (-len(head) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def _check_image_data(url: str, where: str) -> None:
     """The data URI holds an image (by its magic number), not text or a PDF labelled image/*."""
-    payload = url.partition(",")[2]
-    head = payload[:48]  # 36 bytes: enough for every signature sniff_mime knows
-    try:
-        data = base64.b64decode(head + "=" * (-len(head) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        data = b""
-    mime = sniff_mime(data)
+    mime = sniff_mime(_head_bytes(url.partition(",")[2]))
     if mime is None or not mime.startswith("image/"):
         raise InvalidInputError(
             f"{where}: the data URI does not hold a PNG, JPEG, WEBP, GIF or BMP image",
             field=where,
         )
+
+
+def image_data_uri(
+    data: str | bytes | bytearray | memoryview,
+    mime_type: str | None = None,
+    *,
+    where: str = "content",
+    hint: str | None = None,
+) -> str:
+    """A ``data:image/...;base64,`` URI from raw bytes or base64 text (a data URI as is).
+
+    The type is ``mime_type`` when given, else read from the bytes' magic number; what the
+    URI really holds is checked again when the message is prepared.
+
+    Raises:
+        InvalidInputError: the type is neither given nor recognisable as an image.
+    """
+    if isinstance(data, str) and data.startswith("data:"):
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        encoded = base64.b64encode(raw).decode("ascii")
+    else:
+        encoded = data.strip()
+        raw = _head_bytes(encoded)
+    mime = mime_type or sniff_mime(raw)
+    if not mime or not mime.startswith("image/"):
+        got = f" (got {mime!r})" if mime else ""
+        raise InvalidInputError(
+            f"Cannot tell the image type{got}: pass mime_type (e.g. 'image/png') with the image.",
+            field=where,
+            hint=hint,
+        )
+    return f"data:{mime};base64,{encoded}"
 
 
 def _content(content: Any, info: ModelInfo | None, where: str) -> str | list[dict[str, Any]]:
@@ -138,14 +180,33 @@ def _wire_tool_call(call: Mapping[str, Any], where: str) -> dict[str, Any]:
         name, arguments = call.get("name"), call.get("args", call.get("arguments"))
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"{where}: tool call without a name", field=where)
-    if not isinstance(arguments, str):
-        arguments = _json.dumps_str(arguments if arguments is not None else {})
     call_id = call.get("id")
     return {
         "id": wire_tool_call_id(call_id) if isinstance(call_id, str) else call_id,
         "type": "function",
-        "function": {"name": name, "arguments": arguments},
+        "function": {"name": name, "arguments": _wire_arguments(arguments, where)},
     }
+
+
+def _wire_arguments(arguments: Any, where: str) -> str:
+    """A call's arguments as the JSON object text Workers AI insists on in history.
+
+    Models reject anything else ("Assistant tool call function.arguments must be valid
+    JSON.", §2.3), and a history turn is no place to fail: arguments the model itself sent
+    unparseable (an invalid tool call being answered) go back as ``{}``.
+    """
+    if isinstance(arguments, Mapping):
+        return _json.dumps_str(arguments)
+    if isinstance(arguments, str):
+        try:
+            if isinstance(_json.loads(arguments), dict):
+                return arguments  # as the model sent it, byte for byte
+        except ValueError:
+            pass
+    parsed, _, error = parse_arguments(arguments)
+    if error is not None:
+        logger.debug("%s: arguments are not a JSON object (%s); sending {}", where, error)
+    return _json.dumps_str(parsed)
 
 
 def check_messages(messages: Any) -> None:

@@ -272,6 +272,13 @@ def _strings_at(payload: Mapping[str, Any], path: str) -> list[tuple[str, str]]:
     return found
 
 
+def _bounds_text(low: float | None, high: float | None) -> str:
+    """``allowed 0 to 5``, ``at most 20`` or ``at least 1`` — only the bounds that exist."""
+    if low is not None and high is not None:
+        return f"allowed {low} to {high}"
+    return f"at most {high}" if high is not None else f"at least {low}"
+
+
 def validate_input(
     model: str | ModelInfo | None,
     payload: Mapping[str, Any],
@@ -307,8 +314,7 @@ def validate_input(
         low, high = spec.minimum, spec.maximum
         if (low is not None and value < low) or (high is not None and value > high):
             raise InvalidInputError(
-                f"{name}={value} is out of range for {info.id}: allowed "
-                f"{low if low is not None else '-inf'} to {high if high is not None else 'inf'}",
+                f"{name}={value} is out of range for {info.id}: {_bounds_text(low, high)}",
                 field=name,
             )
     for name, limits in info.string_limits.items():

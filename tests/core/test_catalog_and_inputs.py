@@ -13,7 +13,7 @@ from workersai import (
     get_model_info,
     resolve_model,
 )
-from workersai.models import ModelCatalog, ModelInfo, suggest_models, task_name
+from workersai.models import ModelCatalog, ModelInfo, ParamRange, suggest_models, task_name
 from workersai.schemas import validate_input
 from workersai.testing import Reply, WorkersAIServer
 
@@ -264,3 +264,27 @@ def test_validation_can_be_skipped_for_new_parameters(server: WorkersAIServer) -
 def test_run_rejects_stream_in_inputs() -> None:
     with pytest.raises(InvalidInputError, match=r"client\.stream"):
         WorkersAI("acct", "tok").run(LLAMA33, {"messages": MSG, "stream": True})
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "value", "bounds"),
+    [(None, 50, 51, "at most 50"), (1, None, 0, "at least 1"), (1, 50, 0, "allowed 1 to 50")],
+)
+def test_range_errors_name_only_the_bounds_that_exist(
+    low: int | None, high: int | None, value: int, bounds: str
+) -> None:
+    # A task without a task schema: only the catalog's own ranges are checked.
+    params = {"beam_size": ParamRange("integer", minimum=low, maximum=high)}
+    info = ModelInfo(id="@cf/acme/model", task="Acme", params=params)
+    with pytest.raises(InvalidInputError) as error:
+        validate_input(info, {"beam_size": value})
+    # never "allowed -inf to 50"
+    assert str(error.value) == f"beam_size={value} is out of range for @cf/acme/model: {bounds}"
+
+
+def test_catalog_range_errors_read_at_most() -> None:
+    with pytest.raises(InvalidInputError) as error:
+        validate_input("@cf/black-forest-labs/flux-1-schnell", {"prompt": "a fox", "steps": 9})
+    assert str(error.value) == (
+        "steps=9 is out of range for @cf/black-forest-labs/flux-1-schnell: at most 8"
+    )

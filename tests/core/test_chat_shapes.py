@@ -526,3 +526,62 @@ def test_success_false_with_http_200_is_an_error(
     with pytest.raises(APIError) as info:
         client.chat(LLAMA, USER)
     assert info.value.code == 5006
+
+
+JSON_MODE = {"type": "json_object"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "India", "capital": "New Delhi"}',
+        '```json\n{"name": "India", "capital": "New Delhi"}\n```',
+        '  ```\n{"name": "India", "capital": "New Delhi"}\n```  ',
+    ],
+)
+def test_json_mode_text_answers_are_parsed_fences_included(
+    server: WorkersAIServer, client: WorkersAI, text: str
+) -> None:
+    # §3.2.4 says JSON mode answers an object; models on the OpenAI-shaped path (and some
+    # native ones) send it as text instead, often in a Markdown code fence.
+    server.enqueue(Reply.result({"response": text}))
+    result = client.chat(LLAMA, USER, response_format=JSON_MODE)
+    assert result.text == text  # the text stays what the model wrote
+    assert result.parsed == {"name": "India", "capital": "New Delhi"}
+
+
+def test_json_mode_parse_on_the_openai_endpoint_and_in_a_replayed_stream(
+    server: WorkersAIServer, client: WorkersAI
+) -> None:
+    answer = {
+        "id": "id-1",
+        "object": "chat.completion",
+        "model": LLAMA,
+        "choices": [
+            {"index": 0, "message": {"content": '```json\n{"a": 1}\n```'}, "finish_reason": "stop"}
+        ],
+    }
+    server.enqueue(Reply.json(answer), Reply.json(answer))
+    assert client.chat(LLAMA, USER, endpoint="openai", response_format=JSON_MODE).parsed == {"a": 1}
+    with client.stream_chat(LLAMA, USER, endpoint="openai", response_format=JSON_MODE) as stream:
+        list(stream)
+    assert "stream" not in server.requests[1].json()  # JSON mode cannot stream (§3.2.4)
+    assert stream.result().parsed == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("response_format", "text"),
+    [
+        (None, '{"a": 1}'),  # not JSON mode: text that looks like JSON stays text
+        (JSON_MODE, "Sorry, I cannot answer in JSON."),
+        (JSON_MODE, '```json\n{"a": 1\n```'),
+    ],
+)
+def test_text_that_is_not_a_json_answer_is_not_parsed(
+    server: WorkersAIServer, client: WorkersAI, response_format: object, text: str
+) -> None:
+    server.enqueue(Reply.result({"response": text}))
+    options = {"response_format": response_format} if response_format else {}
+    result = client.chat(LLAMA, USER, **options)
+    assert result.text == text
+    assert result.parsed is None

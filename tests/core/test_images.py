@@ -13,6 +13,7 @@ from email.policy import HTTP
 from pathlib import Path
 
 import pytest
+from IPython.core.formatters import DisplayFormatter
 from PIL import Image
 
 from workersai import ImageResult, InvalidInputError, Multipart, UnexpectedResponseError
@@ -167,8 +168,7 @@ def test_repr_is_short_and_never_contains_the_bytes() -> None:
 
 
 def test_jupyter_display_through_ipython_formatter() -> None:
-    formatters = pytest.importorskip("IPython.core.formatters")
-    formatter = formatters.DisplayFormatter()
+    formatter = DisplayFormatter()
     png_bundle, _ = formatter.format(ImageResult.from_bytes(PNG))
     assert png_bundle["image/png"] == PNG  # _repr_png_ returns the PNG bytes
     assert "image/jpeg" not in png_bundle

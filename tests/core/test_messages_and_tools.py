@@ -425,3 +425,44 @@ def test_raw_request_on_the_wire(server: WorkersAIServer) -> None:
 def test_lora_needs_the_native_endpoint() -> None:
     with pytest.raises(InvalidInputError, match="native endpoint"):
         WorkersAI("acct", "tok").chat(LLAMA, CONVERSATION, lora="x", endpoint="openai")
+
+
+def _wire_arguments(arguments: object) -> object:
+    wire = prepare_messages(
+        [
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": arguments},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        ],
+        get_model_info(LLAMA),
+    )
+    return wire[1]["tool_calls"][0]["function"]["arguments"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "sent"),
+    [
+        ('{"city": "Paris"}', '{"city": "Paris"}'),  # valid JSON text goes byte for byte
+        ({"city": "Paris"}, '{"city":"Paris"}'),
+        ('{"city": Paris', "{}"),  # what the model sent, unparseable
+        ("", "{}"),
+        ("null", "{}"),
+        ('["Paris"]', "{}"),  # JSON, but not an object
+        ('"{\\"city\\": \\"Paris\\"}"', '{"city":"Paris"}'),  # double-encoded
+    ],
+)
+def test_tool_call_arguments_in_history_are_always_a_json_object(
+    arguments: object, sent: str
+) -> None:
+    # "Assistant tool call function.arguments must be valid JSON." (400, per reference §2.3)
+    assert _wire_arguments(arguments) == sent

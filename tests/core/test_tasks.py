@@ -27,7 +27,6 @@ from workersai import (
     ImageResult,
     InvalidInputError,
     Label,
-    Multipart,
     Transcript,
     UnexpectedResponseError,
     WorkersAI,
@@ -390,16 +389,24 @@ def test_wire_flux_2_multipart_byte_for_byte(server: WorkersAIServer, client: Wo
     client.generate_image(
         "a fox", model="@cf/black-forest-labs/flux-2-klein-9b", width=256, image=JPEG
     )
-    expected_body, expected_type = Multipart(
-        {
-            "prompt": "a fox",
-            "width": "256",
-            "input_image_0": ("input_image_0.jpg", JPEG, "image/jpeg"),
-        }
-    ).encode()
+    # Pinned literally (not re-encoded with Multipart, which would check the encoder against
+    # itself): the boundary is derived from the content, so these bytes never change.
+    boundary = b"workersai-c7a5600a2bff8db5675cb56f468bf7c8"
+    expected_body = (
+        b"--" + boundary + b"\r\n"
+        b'Content-Disposition: form-data; name="prompt"\r\n\r\n'
+        b"a fox\r\n"
+        b"--" + boundary + b"\r\n"
+        b'Content-Disposition: form-data; name="width"\r\n\r\n'
+        b"256\r\n"
+        b"--" + boundary + b"\r\n"
+        b'Content-Disposition: form-data; name="input_image_0"; filename="input_image_0.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n" + JPEG + b"\r\n"
+        b"--" + boundary + b"--\r\n"
+    )
     [request] = server.requests
     assert request.body == expected_body
-    assert request.headers["content-type"] == expected_type
+    assert request.headers["content-type"] == "multipart/form-data; boundary=" + boundary.decode()
 
 
 @loopback
@@ -482,3 +489,79 @@ def test_image_input_to_audio_is_rejected() -> None:
     client = WorkersAI("a", "t", base_url="http://127.0.0.1:9/client/v4")
     with pytest.raises(InvalidInputError, match="audio input is image/png"):
         client.transcribe(PNG)
+
+
+def test_transcript_segments_as_documents() -> None:
+    transcript = Transcript.from_output(
+        {
+            "text": "Hello there. General Kenobi.",
+            "segments": [
+                {
+                    "start": 0,
+                    "end": 1.5,
+                    "text": " Hello there.",
+                    "words": [{"word": "Hello", "start": 0, "end": 0.6}],
+                },
+                {"start": 1.5, "end": 3, "text": "General Kenobi."},
+            ],
+            "transcription_info": {"language": "en", "duration": 3.0},
+        },
+        "@cf/openai/whisper-large-v3-turbo",
+    )
+    assert transcript.segment_documents() == [
+        (
+            "Hello there.",
+            {
+                "model": "@cf/openai/whisper-large-v3-turbo",
+                "language": "en",
+                "segment": 0,
+                "start": 0.0,
+                "end": 1.5,
+                "words": [{"word": "Hello", "start": 0.0, "end": 0.6}],
+            },
+        ),
+        (
+            "General Kenobi.",
+            {
+                "model": "@cf/openai/whisper-large-v3-turbo",
+                "language": "en",
+                "segment": 1,
+                "start": 1.5,
+                "end": 3.0,
+                "words": [],
+            },
+        ),
+    ]
+    # No segments (a bare transcript): one document with the whole text and its metadata.
+    plain = Transcript.from_output({"text": "hi there"}, "m")
+    assert plain.segment_documents() == [("hi there", plain.metadata())]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "sent", "match"),
+    [
+        (JPEG, JPEG, True),
+        # One byte differs (JPEG's end marker FF D9 → FF D8): a different image, although
+        # both decode to the same U+FFFD replacement characters.
+        (JPEG, JPEG[:-1] + b"\xd8", False),
+        (b"RIFF\xff\xfe audio", b"RIFF\xfe\xff audio", False),
+        (b'{"text": ["a"]}', b'{"text":["a"]}', True),  # JSON: compared as values
+        (b'{"id": "call_' + b"a" * 24 + b'"}', b'{"id": "call_' + b"b" * 24 + b'"}', True),
+        (b"--b\r\nprompt\r\n--b--", b"--b\r\nprompt!\r\n--b--", False),
+        (b"--b\r\nprompt\r\n--b--", "--b\r\nprompt\r\n--b--", True),
+    ],
+)
+def test_cassette_matcher_compares_binary_bodies_byte_for_byte(
+    recorded: bytes | str, sent: bytes | str, match: bool
+) -> None:
+    from vcr.request import Request
+
+    from tests._cassettes import json_body_matcher
+
+    url = "https://api.cloudflare.com/client/v4/accounts/ACCOUNT_ID/ai/run/m"
+    first, second = Request("POST", url, recorded, {}), Request("POST", url, sent, {})
+    if match:
+        json_body_matcher(first, second)
+    else:
+        with pytest.raises(AssertionError):
+            json_body_matcher(first, second)

@@ -585,3 +585,114 @@ def test_schema_references_are_inlined(server: WorkersAIServer, method: str) -> 
     assert "$ref" not in sent
     assert "$defs" not in sent
     assert '"city"' in sent
+
+
+# -- construction details found by audits ----------------------------------------------------
+
+
+def test_request_timeout_is_the_timeout_not_a_body_field(recwarn: pytest.WarningsRecorder) -> None:
+    llm = ChatWorkersAI(model=LLAMA, request_timeout=5)
+    assert llm.timeout == 5
+    assert llm.model_kwargs == {}  # was: moved to model_kwargs and sent to the model
+    assert not [w for w in recwarn if "request_timeout" in str(w.message)]
+    assert llm._client.timeout.read == 5
+    assert ChatWorkersAI(model=LLAMA, timeout=7).timeout == 7  # the field name still works
+
+
+@LOOPBACK
+def test_request_timeout_never_reaches_the_body(server: WorkersAIServer) -> None:
+    server.enqueue(Reply.result({"response": "ok"}))
+    _llm(server, request_timeout=5).invoke("hi")
+    assert _body(server.requests[-1]) == {"messages": [{"role": "user", "content": "hi"}]}
+
+
+def _bmp() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 12), "blue").save(buffer, format="BMP")
+    return buffer.getvalue()
+
+
+def test_image_type_is_sniffed_by_the_core() -> None:
+    # The core knows every image type Workers AI reads (BMP included); the adapter used to
+    # carry a shorter copy of that list and rejected a BMP without mime_type.
+    bmp = _bmp()
+    b64 = base64.b64encode(bmp).decode()
+    parts = _convert_messages([HumanMessage([{"type": "image", "base64": bmp}])])[0]["content"]
+    assert parts == [{"type": "image_url", "image_url": {"url": f"data:image/bmp;base64,{b64}"}}]
+    anthropic = {"type": "image", "source": {"type": "base64", "data": b64}}
+    parts = _convert_messages([HumanMessage([anthropic])])[0]["content"]
+    assert parts[0]["image_url"]["url"] == f"data:image/bmp;base64,{b64}"
+
+
+@LOOPBACK
+def test_an_answered_invalid_tool_call_goes_back_with_empty_arguments(
+    server: WorkersAIServer,
+) -> None:
+    server.enqueue(Reply.result({"response": "Sorry, let me retry."}))
+    broken = AIMessage(
+        "",
+        invalid_tool_calls=[
+            {"type": "invalid_tool_call", "name": "lookup", "args": '{"q": ', "id": "c1"},
+            {"type": "invalid_tool_call", "name": "lookup", "args": "{", "id": "unanswered"},
+        ],
+    )
+    _llm(server).invoke(
+        [HumanMessage("find it"), broken, ToolMessage("error: bad arguments", tool_call_id="c1")]
+    )
+    assistant = _body(server.requests[-1])["messages"][1]
+    assert assistant["tool_calls"] == [
+        {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+    ]
+
+
+@pytest.mark.parametrize("attribute", ["_client", "_async_client"])
+@pytest.mark.parametrize("factory", ["chat", "embeddings", "image"])
+def test_concurrent_first_use_builds_one_client(
+    monkeypatch: pytest.MonkeyPatch, attribute: str, factory: str
+) -> None:
+    """Threads of a ``batch`` racing for a fresh object's client get one client, not one each.
+
+    ``functools.cached_property`` has no lock on Python 3.12+; a slow client constructor
+    makes the race certain there.
+    """
+    import threading
+    import time
+
+    from langchain_workersai import WorkersAIEmbeddings, WorkersAIImage, _base
+
+    built: list[object] = []
+
+    def slow(real: type) -> type:
+        class Slow(real):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                time.sleep(0.05)  # every racing thread is inside the constructor now
+                super().__init__(*args, **kwargs)
+                built.append(self)
+
+        return Slow
+
+    monkeypatch.setattr(_base, "WorkersAI", slow(workersai.WorkersAI))
+    monkeypatch.setattr(_base, "AsyncWorkersAI", slow(workersai.AsyncWorkersAI))
+    settings = {"account_id": "acct", "api_key": "tok"}
+    model = {
+        "chat": lambda: ChatWorkersAI(model=LLAMA, **settings),
+        "embeddings": lambda: WorkersAIEmbeddings(**settings),
+        "image": lambda: WorkersAIImage(**settings),
+    }[factory]()
+    barrier = threading.Barrier(8)
+    seen: list[object] = []
+
+    def use() -> None:
+        barrier.wait()
+        seen.append(getattr(model, attribute))
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+    assert all(client is built[0] for client in seen)
+    assert getattr(model, attribute) is built[0]

@@ -8,6 +8,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 
 from langchain_workersai import WorkersAISummarizer, WorkersAITranslator
+from workersai import InvalidInputError
 
 
 class TestWorkersAITranslator:
@@ -57,3 +58,32 @@ class TestWorkersAISummarizer:
     async def test_ainvoke_dict(self) -> None:
         summary = await WorkersAISummarizer().ainvoke({"text": "A long text. " * 20})
         assert summary.startswith("Workers AI runs")
+
+
+@pytest.mark.parametrize(
+    ("runnable", "given", "accepted"),
+    [
+        (
+            WorkersAITranslator(target_lang="fr", account_id="a", api_token="t"),
+            {"text": "Hello", "target_language": "de"},
+            "model, source_lang, target_lang, text, timeout",
+        ),
+        (
+            WorkersAISummarizer(account_id="a", api_token="t"),
+            {"text": "A long text.", "max_tokens": 50},
+            "max_length, model, text, timeout",
+        ),
+    ],
+)
+async def test_unknown_keys_are_invalid_input_listing_the_accepted_ones(
+    runnable: WorkersAITranslator | WorkersAISummarizer, given: dict, accepted: str
+) -> None:
+    unknown = next(k for k in given if k != "text")
+    with pytest.raises(ModelInvalidRequestError, match=f"{unknown}.*{accepted}") as info:
+        runnable.invoke(given)
+    assert isinstance(info.value, InvalidInputError)
+    assert info.value.field == unknown
+    with pytest.raises(ModelInvalidRequestError, match=accepted):
+        await runnable.ainvoke(given)
+    with pytest.raises(ModelInvalidRequestError, match=accepted):
+        runnable.invoke("Hello", **{unknown: 1})  # per-call keyword arguments too

@@ -238,3 +238,34 @@ async def test_async_query_engine(settings: _Settings) -> None:
     engine = index.as_query_engine(similarity_top_k=1)
     response = await engine.aquery("Which vector database stores embeddings?")
     assert response.source_nodes[0].node.get_content() == PASSAGES[2]
+
+
+@loopback
+def test_batch_api_wait_settings_are_honoured(server: WorkersAIServer) -> None:
+    # As LangChain's WorkersAIEmbeddings: poll interval and longest wait are settings.
+    from workersai.batch import BatchTimeoutError
+
+    server.handler = lambda request: Reply.result(
+        {"status": "queued", "request_id": "job-7", "model": "@cf/baai/bge-base-en-v1.5"}
+    )
+    embed = WorkersAIEmbedding(
+        account_id="acct",
+        api_token="tok",
+        base_url=server.base_url,
+        use_batch_api=True,
+        batch_poll_interval=0.01,
+        batch_timeout=0.3,
+    )
+    assert (embed.batch_poll_interval, embed.batch_timeout) == (0.01, 0.3)
+    assert WorkersAIEmbedding.from_dict(embed.to_dict()).batch_timeout == 0.3
+    started = time.perf_counter()
+    with pytest.raises(BatchTimeoutError, match="job-7"):
+        embed.get_text_embedding_batch(["a", "b"])
+    assert time.perf_counter() - started < 5  # the default would wait an hour
+    assert len(server.requests) > 3  # polled every 10 ms, not every second
+
+
+@pytest.mark.parametrize("bad", [{"batch_poll_interval": 0}, {"batch_timeout": -1}])
+def test_batch_api_wait_settings_are_checked(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        WorkersAIEmbedding(**bad)

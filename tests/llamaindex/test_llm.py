@@ -72,7 +72,7 @@ def test_short_model_names_resolve_and_unknown_names_fail() -> None:
         WorkersAI(model="llama-9-nonexistent")
 
 
-def test_api_key_alias_and_gateway_options_stay_out_of_fields() -> None:
+def test_api_key_alias_stays_out_of_fields() -> None:
     from workersai import GatewayOptions
 
     llm = WorkersAI(
@@ -80,7 +80,7 @@ def test_api_key_alias_and_gateway_options_stay_out_of_fields() -> None:
         account_id="acct",
         gateway=GatewayOptions(id="gw", cache_ttl=60),
     )
-    assert llm.gateway == "gw"
+    assert llm.gateway == GatewayOptions(id="gw", cache_ttl=60)
     assert "alias-token-value-123" not in llm.to_json()
     assert llm._connection.client.gateway is not None
     assert llm._connection.client.gateway.cache_ttl == 60
@@ -93,7 +93,7 @@ def test_copies_share_the_connection_and_pickles_carry_no_credentials() -> None:
     assert copied._connection is llm._connection
     data = pickle.dumps(llm)
     assert b"pickle-secret-token-42" not in data
-    restored = pickle.loads(data)  # rebuilt from its fields; credentials from the environment
+    restored = pickle.loads(data)  # same settings; the token is re-read from the environment
     assert restored.to_dict() == llm.to_dict()
     assert restored._connection.client.account_id == os.environ["CLOUDFLARE_ACCOUNT_ID"]
 
@@ -461,3 +461,153 @@ def test_request_body_per_call_kwargs_win(server: WorkersAIServer) -> None:
         "top_k": 5,
     }
     assert server.requests[0].headers["authorization"] == "Bearer tok"
+
+
+# -- construction, copies and pickles ---------------------------------------------------
+
+
+@LOOPBACK
+def test_generation_parameters_given_to_the_constructor_are_sent(server: WorkersAIServer) -> None:
+    # They used to be dropped silently (not fields, not additional_kwargs).
+    server.enqueue(Reply.result({"response": "ok"}))
+    llm = WorkersAI(
+        model=LLAMA_33,
+        account_id="acct",
+        api_token="tok",
+        base_url=server.base_url,
+        top_p=0.9,
+        seed=7,
+        additional_kwargs={"top_k": 5},
+    )
+    assert llm.additional_kwargs == {"top_k": 5, "top_p": 0.9, "seed": 7}
+    llm.chat([ChatMessage(role=MessageRole.USER, content="hi")])
+    body = server.requests[0].json()
+    assert (body["top_p"], body["seed"], body["top_k"]) == (0.9, 7, 5)
+    assert WorkersAI.from_dict(llm.to_dict()).additional_kwargs == llm.additional_kwargs
+
+
+def test_gateway_options_survive_to_dict_and_pickle() -> None:
+    from workersai import GatewayOptions
+
+    options = GatewayOptions(
+        id="gw", cache_ttl=60, metadata={"team": "search"}, authorization="gw-secret-token-77"
+    )
+    llm = WorkersAI(model=LLAMA_33, account_id="acct", api_token="tok", gateway=options)
+    assert isinstance(llm.gateway, GatewayOptions)
+    assert (llm.gateway.id, llm.gateway.cache_ttl, llm.gateway.metadata) == (
+        "gw",
+        60,
+        {"team": "search"},
+    )
+    # The gateway's own token is a credential: in the client only, like the API token.
+    assert llm.gateway.authorization is None
+    assert "gw-secret-token-77" not in llm.to_json()
+    assert llm._connection.client.gateway == options
+    for restored in (WorkersAI.from_dict(llm.to_dict()), pickle.loads(pickle.dumps(llm))):
+        gateway = restored._connection.client.gateway
+        assert gateway is not None
+        assert gateway.headers()["cf-aig-cache-ttl"] == "60"
+        assert gateway.headers()["cf-aig-metadata"] == '{"team":"search"}'
+        assert restored.to_dict() == llm.to_dict()
+    assert b"gw-secret-token-77" not in pickle.dumps(llm)
+    assert WorkersAI(gateway="plain-name").gateway == GatewayOptions(id="plain-name")
+
+
+def test_a_pickled_llm_keeps_its_settings_and_rereads_only_the_token(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    llm = WorkersAI(
+        model=LLAMA_33,
+        account_id="explicit-account",
+        api_token="pickle-secret-token-42",
+        base_url="http://127.0.0.1:9/client/v4",
+        timeout=12,
+        max_retries=4,
+    )
+    with caplog.at_level("WARNING"):
+        data = pickle.dumps(llm)
+    assert caplog.records == []  # LlamaIndex logs "Removing unpickleable ..." on the root logger
+    assert b"pickle-secret-token-42" not in data
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "token-from-the-environment")
+    restored = pickle.loads(data)
+    client = restored._connection.client
+    assert client.account_id == "explicit-account"  # not the environment's
+    assert client.base_url == "http://127.0.0.1:9/client/v4"
+    assert (client.timeout.read, client.max_retries) == (12, 4)
+    assert client._credentials.require()[1].get_secret_value() == "token-from-the-environment"
+    assert restored.to_dict() == llm.to_dict()
+
+
+def test_an_unpickled_llm_without_a_token_fails_clearly_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workersai import MissingCredentialsError
+
+    data = pickle.dumps(WorkersAI(model=LLAMA_33, account_id="acct", api_token="tok"))
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    restored = pickle.loads(data)
+    with pytest.raises(MissingCredentialsError, match="API token"):
+        restored.chat([ChatMessage(role=MessageRole.USER, content="hi")])
+
+
+@pytest.mark.parametrize("kind", ["embedding", "rerank", "reader"])
+def test_other_components_pickle_with_their_settings_too(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from llamaindex_workersai import WorkersAIEmbedding, WorkersAIRerank, WorkersAIWhisperReader
+
+    settings = {"account_id": "explicit-account", "api_token": "secret-token-9", "max_retries": 5}
+    component = {
+        "embedding": lambda: WorkersAIEmbedding(**settings),
+        "rerank": lambda: WorkersAIRerank(**settings),
+        "reader": lambda: WorkersAIWhisperReader(**settings),
+    }[kind]()
+    with caplog.at_level("WARNING"):
+        data = pickle.dumps(component)
+    assert caplog.records == []
+    assert b"secret-token-9" not in data
+    client = pickle.loads(data)._connection.client
+    assert (client.account_id, client.max_retries) == ("explicit-account", 5)
+
+
+# -- JSON mode ---------------------------------------------------------------------------
+
+
+@LOOPBACK
+def test_json_mode_answers_carry_the_cores_parsed_value(server: WorkersAIServer) -> None:
+    fenced = (
+        '```json\n{"name": "Tidal Archives", "artist": "The Azores Quartet", "year": 2019}\n```'
+    )
+    server.enqueue(*[Reply.result({"response": fenced}) for _ in range(3)])
+    llm = WorkersAI(model=LLAMA_33, account_id="acct", api_token="tok", base_url=server.base_url)
+    ask = [ChatMessage(role=MessageRole.USER, content="An album, as JSON")]
+    album = {"name": "Tidal Archives", "artist": "The Azores Quartet", "year": 2019}
+    response = llm.chat(ask, response_format={"type": "json_object"})
+    assert response.message.content == fenced
+    assert response.additional_kwargs["parsed"] == album
+    *_, last = llm.stream_chat(ask, response_format={"type": "json_object"})
+    assert last.additional_kwargs["parsed"] == album
+    album = llm.structured_predict(Album, ALBUM_PROMPT, topic="the Atlantic ocean")
+    assert album == Album(name="Tidal Archives", artist="The Azores Quartet", year=2019)
+
+
+@LOOPBACK
+def test_a_tool_call_with_broken_arguments_goes_back_as_an_empty_object(
+    server: WorkersAIServer,
+) -> None:
+    # "Assistant tool call function.arguments must be valid JSON." (400, reference §2.3)
+    server.enqueue(Reply.result({"response": "Let me try again."}))
+    llm = WorkersAI(model=LLAMA_33, account_id="acct", api_token="tok", base_url=server.base_url)
+    history = [
+        ChatMessage(role=MessageRole.USER, content="Weather in Lisbon?"),
+        ChatMessage(
+            role=MessageRole.ASSISTANT,
+            blocks=[ToolCallBlock(tool_call_id="c1", tool_name="get_weather", tool_kwargs='{"ci')],
+        ),
+        ChatMessage(
+            role=MessageRole.TOOL, content="bad arguments", additional_kwargs={"tool_call_id": "c1"}
+        ),
+    ]
+    llm.chat(history)
+    call = server.requests[0].json()["messages"][1]["tool_calls"][0]
+    assert call["function"] == {"name": "get_weather", "arguments": "{}"}

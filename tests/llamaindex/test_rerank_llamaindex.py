@@ -9,10 +9,12 @@ from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.callbacks import CallbackManager, CBEventType, LlamaDebugHandler
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.settings import _Settings
 
 from llamaindex_workersai import WorkersAIEmbedding, WorkersAIRerank
+from tests.conftest import LOOPBACK
+from workersai.testing import Reply, WorkersAIServer
 
 TEXTS = [
     "The llama is a domesticated South American camelid.",
@@ -87,3 +89,22 @@ def test_query_engine_with_reranker(settings: _Settings) -> None:
     )
     response = engine.query(QUERY)
     assert [n.node.get_content() for n in response.source_nodes] == [TEXTS[0]]
+
+
+@LOOPBACK
+def test_reranked_nodes_are_copies_with_the_relevance_score(server: WorkersAIServer) -> None:
+    # As LangChain's WorkersAIReranker: the score is in the copy's metadata too, so it survives
+    # into the response's source nodes; the caller's nodes stay untouched.
+    server.enqueue(Reply.result({"response": [{"id": 2, "score": 0.75}, {"id": 0, "score": 0.5}]}))
+    given = nodes()
+    rerank = WorkersAIRerank(top_n=2, account_id="acct", api_token="tok", base_url=server.base_url)
+    ranked = rerank.postprocess_nodes(given, query_str=QUERY)
+    assert [(n.node.node_id, n.score, n.node.metadata) for n in ranked] == [
+        ("n2", 0.75, {"relevance_score": 0.75}),
+        ("n0", 0.5, {"relevance_score": 0.5}),
+    ]
+    assert all(n.node.metadata == {} for n in given)
+    assert ranked[0].node is not given[2].node
+    # A score is not content: it stays out of what is embedded or shown to the LLM.
+    assert "relevance_score" not in ranked[0].node.get_content(metadata_mode=MetadataMode.LLM)
+    assert "relevance_score" not in ranked[0].node.get_content(metadata_mode=MetadataMode.EMBED)

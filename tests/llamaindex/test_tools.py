@@ -90,3 +90,56 @@ class TestWorkersAIImageToolSpec:
         assert call.tool_output.content == CONFIRMATION
         assert isinstance(call.tool_output.raw_output, ImageResult)
         assert str(response) == "Here is your lighthouse."
+
+
+class TestLlamaIndexImageTool:
+    """The "WorkersAIImage tool" of issue 6: a ready ``FunctionTool``, no spec needed."""
+
+    def test_is_a_function_tool_with_the_model_schema(self) -> None:
+        from llamaindex_workersai import WorkersAIImageTool
+
+        tool = WorkersAIImageTool(SDXL, width=320)
+        assert isinstance(tool, FunctionTool)
+        assert tool.metadata.name == "generate_image"
+        assert "width" in tool.metadata.get_parameters_dict()["properties"]
+        named = WorkersAIImageTool(name="paint", description="Paint a picture.")
+        assert (named.metadata.name, named.metadata.description) == ("paint", "Paint a picture.")
+        with pytest.raises(InvalidInputError, match="does not accept width"):
+            WorkersAIImageTool(width=512)
+
+    @pytest.mark.vcr
+    def test_calls_like_the_spec_tool(self) -> None:
+        from llamaindex_workersai import WorkersAIImageTool
+
+        output = WorkersAIImageTool().call(prompt="a lighthouse at dusk, oil painting", num_steps=4)
+        assert output.content == CONFIRMATION
+        assert isinstance(output.raw_output, ImageResult)
+
+
+class TestToToolList:
+    def test_spec_functions_are_honoured(self) -> None:
+        spec = WorkersAIImageToolSpec()
+        assert spec.to_tool_list(spec_functions=[]) == []
+        [sync_only] = spec.to_tool_list(spec_functions=["generate_image"])
+        assert sync_only.fn is not None
+        assert sync_only.async_fn is not None  # FunctionTool wraps a sync fn for async use
+        assert sync_only.metadata.name == "generate_image"
+        [async_only] = spec.to_tool_list(spec_functions=["agenerate_image"])
+        assert async_only.metadata.name == "agenerate_image"
+        assert "prompt" in async_only.metadata.get_parameters_dict()["properties"]
+        [both] = spec.to_tool_list(spec_functions=[("generate_image", "agenerate_image")])
+        assert both.metadata.name == "generate_image"
+
+    def test_unknown_functions_and_metadata_overrides(self) -> None:
+        from llama_index.core.tools import ToolMetadata
+
+        spec = WorkersAIImageToolSpec()
+        with pytest.raises(ValueError, match="generate_image, agenerate_image"):
+            spec.to_tool_list(spec_functions=["delete_everything"])
+        [tool] = spec.to_tool_list(
+            func_to_metadata_mapping={
+                "generate_image": ToolMetadata(name="draw", description="Draw it.")
+            }
+        )
+        assert (tool.metadata.name, tool.metadata.description) == ("draw", "Draw it.")
+        assert "prompt" in tool.metadata.get_parameters_dict()["properties"]
