@@ -27,9 +27,11 @@ Example:
     >>> with get_workersai_callback() as cb:
     ...     ChatWorkersAI().batch(["Hello", "Bonjour"])
     ...     WorkersAIEmbeddings().embed_documents(["a", "b"])
-    >>> cb.requests, cb.total_tokens, cb.total_cost
-    (3, 96, None)
-    >>> print(cb)  # per model; embeddings report no token usage, so their cost is unknown
+    >>> cb.requests, cb.total_tokens, cb.total_cost, cb.unpriced_requests
+    (3, 96, None, 1)
+    >>> cb.known_cost  # the two chat requests; the embeddings report no usage to price
+    5.92e-05
+    >>> print(cb)  # per model, and which requests could not be priced, and why
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class WorkersAICallbackHandler(UsageTotals, BaseCallbackHandler):
         reasoning_tokens, neurons: Totals over all models.
         total_cost: Estimated USD, or ``None`` when any request's price (or usage) is
             unknown — never a misleading 0.
+        known_cost, unpriced_requests: USD of the requests that could be priced (a lower
+            bound while some could not) and how many could not.
         by_model: ``{model id: ModelUsage}`` snapshot.
 
     Example:

@@ -21,7 +21,12 @@ How each request is counted exactly once
       An ``LLM`` event of :class:`~llamaindex_workersai.WorkersAI` is counted when it ends,
       from the final response, which carries the core's usage for that request in
       ``additional_kwargs`` (LLM events may end inside a stream generator, long after they
-      started, so they cannot scope the tracker).
+      started, so they cannot scope the tracker). A stream that is never read never ends
+      its event: past :data:`MAX_OPEN_LLM_EVENTS` open events the oldest is forgotten, with
+      a warning.
+    * An embedding or reranking event that ends in another thread, task or context than it
+      started in still closes its scope (with a warning: requests made outside the starting
+      context were not counted).
     * Whenever the tracker is already active in the event's context — the handler is in
       ``Settings.callback_manager`` *and* the code runs inside ``workersai_usage(handler)``
       — the events leave counting to the core. The core records a request and LlamaIndex
@@ -57,8 +62,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from llama_index.core.callbacks import CBEventType, EventPayload
@@ -67,7 +74,7 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 from llamaindex_workersai.llms import WorkersAI
 from workersai.models import resolve_model
 from workersai.responses import Usage
-from workersai.usage import UsageTotals, UsageTracker, is_tracking, track_usage
+from workersai.usage import UsageScope, UsageTotals, UsageTracker, is_tracking, track_usage
 
 __all__ = ["WorkersAIUsageHandler", "workersai_usage"]
 
@@ -75,6 +82,10 @@ logger = logging.getLogger(__name__)
 
 # Events whose requests happen between their start and end, in the same context.
 _SCOPED_EVENTS = frozenset({CBEventType.EMBEDDING, CBEventType.RERANKING})
+
+#: LLM events that started and have not ended, kept at most: a stream that is never read
+#: never ends its event, and must not be remembered forever.
+MAX_OPEN_LLM_EVENTS = 1024
 
 
 class WorkersAIUsageHandler(UsageTotals, BaseCallbackHandler):
@@ -90,6 +101,8 @@ class WorkersAIUsageHandler(UsageTotals, BaseCallbackHandler):
         reasoning_tokens, neurons: Totals over all models.
         total_cost: Estimated USD, or ``None`` when any request's price (or usage) is
             unknown — never a misleading 0.
+        known_cost, unpriced_requests: USD of the requests that could be priced (a lower
+            bound while some could not) and how many could not.
         by_model: ``{model id: ModelUsage}`` snapshot.
 
     Example:
@@ -104,10 +117,11 @@ class WorkersAIUsageHandler(UsageTotals, BaseCallbackHandler):
     def __init__(self, tracker: UsageTracker | None = None) -> None:
         super().__init__(event_starts_to_ignore=[], event_ends_to_ignore=[])
         self.tracker = tracker if tracker is not None else UsageTracker()
-        # event id → model of a WorkersAI LLM event in progress
-        self._llm_events: dict[str, str] = {}
+        # event id → model of a WorkersAI LLM event in progress, oldest first
+        self._llm_events: OrderedDict[str, str] = OrderedDict()
         # event id → the tracking scope an embedding/reranking event opened
-        self._scopes: dict[str, ExitStack] = {}
+        self._scopes: dict[str, UsageScope] = {}
+        self._events_lock = threading.Lock()  # events start and end in many threads
 
     def on_event_start(
         self,
@@ -122,11 +136,22 @@ class WorkersAIUsageHandler(UsageTotals, BaseCallbackHandler):
             if isinstance(serialized, Mapping) and serialized.get("class_name") == (
                 WorkersAI.class_name()
             ):
-                self._llm_events[event_id] = str(serialized.get("model_name") or "unknown")
+                with self._events_lock:
+                    self._llm_events[event_id] = str(serialized.get("model_name") or "unknown")
+                    overflow = len(self._llm_events) > MAX_OPEN_LLM_EVENTS
+                    dropped = self._llm_events.popitem(last=False)[0] if overflow else None
+                if dropped is not None:
+                    logger.warning(
+                        "LLM event %s never ended (a stream that was never read to its end?); "
+                        "forgetting it: if it ends now its request is not counted. More than "
+                        "%d WorkersAI LLM events are open at once.",
+                        dropped,
+                        MAX_OPEN_LLM_EVENTS,
+                    )
         elif event_type in _SCOPED_EVENTS and not is_tracking(self.tracker):
-            scope = ExitStack()
-            scope.enter_context(track_usage(self.tracker))
-            self._scopes[event_id] = scope
+            scope = UsageScope(self.tracker)
+            with self._events_lock:
+                self._scopes[event_id] = scope
         return event_id
 
     def on_event_end(
@@ -136,14 +161,21 @@ class WorkersAIUsageHandler(UsageTotals, BaseCallbackHandler):
         event_id: str = "",
         **kwargs: Any,
     ) -> None:
-        scope = self._scopes.pop(event_id, None)
+        with self._events_lock:
+            scope = self._scopes.pop(event_id, None)
+            model = self._llm_events.pop(event_id, None) if scope is None else None
         if scope is not None:
-            try:
-                scope.close()
-            except ValueError:  # ended in another context than it started: nothing to undo here
-                logger.debug("usage scope of event %s closed in another context", event_id)
+            if not scope.close():
+                # Closed all the same: the starting context no longer records into the
+                # tracker. But requests made where the event ended were not counted.
+                logger.warning(
+                    "%s event %s ended in another thread, task or context than it started "
+                    "in; Workers AI requests made outside its starting context were not "
+                    "counted (use workersai_usage() around the code to count everything)",
+                    event_type.value,
+                    event_id,
+                )
             return
-        model = self._llm_events.pop(event_id, None)
         if model is None or payload is None or is_tracking(self.tracker):
             return
         response = payload.get(EventPayload.RESPONSE, payload.get(EventPayload.COMPLETION))

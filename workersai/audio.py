@@ -27,6 +27,7 @@ from typing import Any
 from workersai._media import MediaData, mime_for_path, read_media, sniff_mime
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import get_model_info
+from workersai.usage import CostEstimate, run_cost
 
 __all__ = [
     "AudioResult",
@@ -142,6 +143,11 @@ class Transcript:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def cost(self) -> CostEstimate:
+        """Estimated cost of the transcription, from the model's price and the audio length."""
+        return run_cost(self.model or "", None, self.raw)
+
+    @property
     def word_count(self) -> int:
         count = self.raw.get("word_count")
         if isinstance(count, int) and not isinstance(count, bool):
@@ -239,6 +245,35 @@ class Transcript:
         if self.vtt:
             meta["vtt"] = self.vtt
         return meta
+
+    def segment_documents(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(text, metadata)`` per segment, for loaders that split a transcript into
+        documents (one for the whole transcript, with :meth:`metadata`, when it has no
+        segments).
+
+        Each segment's metadata holds ``model``, ``language`` (when known), its index as
+        ``segment``, ``start``/``end`` in seconds and its ``words``.
+        """
+        if not self.segments:
+            return [(self.text, self.metadata())]
+        common: dict[str, Any] = {"model": self.model}
+        if self.language:
+            common["language"] = self.language
+        return [
+            (
+                segment.text,
+                {
+                    **common,
+                    "segment": index,
+                    "start": segment.start,
+                    "end": segment.end,
+                    "words": [
+                        {"word": w.word, "start": w.start, "end": w.end} for w in segment.words
+                    ],
+                },
+            )
+            for index, segment in enumerate(self.segments)
+        ]
 
     def __str__(self) -> str:
         return self.text

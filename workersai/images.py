@@ -28,9 +28,9 @@ import html
 import io
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -45,6 +45,9 @@ from workersai._media import (
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import get_model_info, resolve_model
 from workersai.schemas import TextToImageInput, validate_input
+
+if TYPE_CHECKING:
+    from workersai.usage import CostEstimate
 
 __all__ = [
     "DEFAULT_IMAGE_MODEL",
@@ -122,6 +125,8 @@ class ImageResult(MediaData):
         data: The encoded image (PNG, JPEG, ...).
         mime_type: Read from the bytes (``image/png``, ``image/jpeg``, ``image/webp``).
         model: The model that made it, when known.
+        cost: Estimated cost of the request that made it (from the model's published
+            price, the image size and the steps), when it came from Workers AI.
 
     Shows inline in Jupyter (``_repr_png_`` / ``_repr_jpeg_``).
 
@@ -130,6 +135,9 @@ class ImageResult(MediaData):
         >>> image.size, image.data_uri[:22]
         ((512, 512), 'data:image/png;base64,')
     """
+
+    # A field, not a property: the price depends on the request (steps, input images).
+    cost: CostEstimate | None = field(default=None, compare=False)
 
     @classmethod
     def from_bytes(cls, data: bytes, *, model: str | None = None) -> ImageResult:
@@ -203,7 +211,7 @@ class ImageResult(MediaData):
             image = image.convert("RGB")  # JPEG has no alpha channel
         buffer = io.BytesIO()
         image.save(buffer, format=pil_format)
-        return ImageResult(buffer.getvalue(), mime_type, self.model)
+        return ImageResult(buffer.getvalue(), mime_type, self.model, cost=self.cost)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the image; returns the path written.

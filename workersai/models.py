@@ -75,6 +75,59 @@ class ModelPrice:
     price: float
     currency: str = "USD"
 
+    @property
+    def kind(self) -> str:
+        """What the price is charged by (wire reference §1.4 units).
+
+        One of ``tokens_in``, ``tokens_cached``, ``tokens_out``, ``audio_minute``, ``tile``
+        (512×512 output tile), ``tile_step`` (per tile and step), ``input_tile``,
+        ``input_tile_step``, ``step``, ``request``, ``character`` or ``unknown``.
+        """
+        unit = self.unit.lower()
+        if _unit_scale(unit) is None:
+            return "unknown"
+        if "token" in unit:
+            if "cached" in unit:
+                return "tokens_cached"
+            return "tokens_out" if "output" in unit else "tokens_in"
+        if "audio minute" in unit:
+            return "audio_minute"
+        if "tile" in unit:
+            kind = "input_tile" if "input" in unit else "tile"
+            return f"{kind}_step" if "step" in unit else kind
+        if "step" in unit:
+            return "step"
+        if "request" in unit:
+            return "request"
+        if "character" in unit:
+            return "character"
+        return "unknown"
+
+    @property
+    def per_unit(self) -> float:
+        """The price of one unit of :attr:`kind`: ``0.29`` "per M input tokens" → ``2.9e-07``
+        per token, ``0.03`` "per 1k characters" → ``3e-05`` per character."""
+        scale = _unit_scale(self.unit)
+        return self.price / scale if scale else self.price
+
+
+# "per M input tokens", "per 1k characters", "per million tokens"; not "per 512 by 512 tile".
+_PRICE_SCALE = re.compile(r"per\s+(\d+(?:\.\d+)?)?\s*(k|m|thousand|million)\b")
+_SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}
+
+
+def _unit_scale(unit: str) -> float | None:
+    """How many units one price is for (``1e6`` for "per M ..."); ``None`` for a nonsense
+    count such as "per 0k tokens" (or one too large to be a number)."""
+    match = _PRICE_SCALE.match(unit.strip().lower())
+    if match is None:
+        return 1.0
+    count = float(match.group(1)) if match.group(1) else 1.0
+    return count * _SCALES[match.group(2)] if 0 < count < float("inf") else None
+
+
+_TOKEN_KINDS = {"input": "tokens_in", "output": "tokens_out", "cached": "tokens_cached"}
+
 
 @dataclass(frozen=True, slots=True)
 class ParamRange:
@@ -156,15 +209,16 @@ class ModelInfo:
         parts = self.id.split("/")
         return parts[1] if len(parts) >= 3 else None
 
+    @property
+    def rates(self) -> dict[str, float]:
+        """USD per unit of each :attr:`ModelPrice.kind` the model is charged by (per token,
+        per audio minute, per tile...). Prices in other currencies are left out."""
+        return {p.kind: p.per_unit for p in self.price if p.currency.upper() == "USD"}
+
     def price_per_token(self, kind: str) -> float | None:
-        """USD per token for ``kind`` ``"input"`` or ``"output"``, when published per token."""
-        for price in self.price:
-            unit = price.unit.lower()
-            if kind in unit and "per m" in unit and "token" in unit:
-                return price.price / 1_000_000
-            if kind in unit and "per k" in unit and "token" in unit:
-                return price.price / 1_000
-        return None
+        """USD per token for ``kind`` ``"input"``, ``"output"`` or ``"cached"`` (cached input),
+        when the model publishes a per-token price."""
+        return self.rates.get(_TOKEN_KINDS.get(kind, ""))
 
     @classmethod
     def from_search_result(cls, item: Mapping[str, Any]) -> ModelInfo:
@@ -250,8 +304,10 @@ class ModelCatalog:
         self._models: dict[str, ModelInfo] = {m.id: m for m in models}
         self._short_index: dict[str, str] | None = None
         self.as_of = as_of
-        #: When live data from ``list_models()`` last refreshed the table (UTC), if ever.
+        #: When live data from ``list_models()`` last refreshed entries of the table (UTC), if
+        #: ever. A filtered listing refreshes only the models it returned: see :meth:`live_at`.
         self.refreshed_at: datetime | None = None
+        self._live_at: dict[str, datetime] = {}
 
     def __len__(self) -> int:
         return len(self._models)
@@ -325,19 +381,31 @@ class ModelCatalog:
         return [by_short[m] for m in matches if by_short[m] != model]
 
     def update(self, models: Iterable[ModelInfo]) -> None:
-        """Add or replace entries (e.g. from a live ``list_models``).
+        """Add or replace entries with live data (``list_models``); each becomes live as of now.
 
-        Facts only the bundled snapshot knows (schema-derived ``params``, ``accepts``) are
-        kept when the new entry lacks them.
+        The live entry's own values win, a missing price included; facts only the bundled
+        snapshot knows (read off the model's schema: ``params``, ``accepts``, ...) are kept
+        when the new entry lacks them. Models the listing did not return keep their bundled
+        data and stay bundled (:meth:`live_at` is ``None`` for them).
         """
+        now = datetime.now(timezone.utc)
         with self._lock:
+            updated = False
             for info in models:
                 old = self._models.get(info.id)
                 if old is not None and not info.params and not info.accepts:
                     info = _merge_live(old, info)
                 self._models[info.id] = info
+                self._live_at[info.id] = now
+                updated = True
             self._short_index = None
-            self.refreshed_at = datetime.now(timezone.utc)
+            if updated:
+                self.refreshed_at = now
+
+    def live_at(self, model: str) -> datetime | None:
+        """When live data last refreshed ``model``'s entry (UTC); ``None`` if it is bundled."""
+        info = self.get(model)
+        return self._live_at.get(info.id) if info is not None else None
 
     def _resolve_short(self, name: str) -> str | None:
         index = self._short_index
@@ -355,19 +423,26 @@ class ModelCatalog:
 
 
 def _merge_live(old: ModelInfo, new: ModelInfo) -> ModelInfo:
-    """Live properties over snapshot facts."""
+    """A live entry over the snapshot's: its published properties win, even when they say
+    less than the snapshot did (no price, no function calling); what only the model's schema
+    tells (params, accepts, vision, formats, ...) stays from the snapshot."""
     return replace(
         old,
+        # A live search result always names both; an empty one is a malformed answer.
         task=new.task or old.task,
         description=new.description or old.description,
-        context_window=new.context_window or old.context_window,
-        max_input_tokens=new.max_input_tokens or old.max_input_tokens,
-        function_calling=new.function_calling or old.function_calling,
+        context_window=new.context_window,
+        max_input_tokens=new.max_input_tokens,
+        function_calling=new.function_calling,
+        # Published properties or'd with what the schema shows (only the snapshot has it).
+        reasoning=new.reasoning or old.reasoning,
+        lora=new.lora or old.lora,
+        # Also derived from the schema's output shape when the property is absent.
         embedding_dimensions=new.embedding_dimensions or old.embedding_dimensions,
         async_queue=new.async_queue,
         beta=new.beta,
-        price=new.price or old.price,
-        terms=new.terms or old.terms,
+        price=new.price,
+        terms=new.terms,
         properties=new.properties,
     )
 

@@ -6,13 +6,20 @@ core hands the adapters one :class:`ChatResult`; streams yield :class:`ChatChunk
 with exactly one final chunk that carries usage and the finish reason.
 
 These are plain dataclasses (not pydantic models): a stream creates one per token.
+
+Results carry their estimated ``cost`` (:class:`~workersai.usage.CostEstimate`), computed
+when read from the model's published price and the usage — the estimate the usage trackers
+record (:func:`workersai.usage.estimate_cost`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workersai.usage import CostEstimate
 
 __all__ = [
     "ChatChunk",
@@ -168,7 +175,8 @@ class ChatResult:
         finish_reason: ``stop``, ``length``, ``tool_calls``, ``content_filter`` or ``error``.
         model: Model id that answered.
         id: Response id (OpenAI-shaped answers only).
-        parsed: The JSON value when JSON mode returned an object rather than text.
+        parsed: The JSON value of a JSON-mode answer: the object the model returned, or
+            its JSON text parsed (Markdown code fences included); else ``None``.
         gateway: AI Gateway response info (``cache_status``, ``log_id``, ``event_id``).
         raw: The decoded response body, untouched.
     """
@@ -184,6 +192,12 @@ class ChatResult:
     parsed: Any = None
     gateway: dict[str, str] = field(default_factory=dict)
     raw: Any = None
+
+    @property
+    def cost(self) -> CostEstimate:
+        """Estimated USD of this request from the model's published price and the reported
+        usage; ``usd`` is ``None`` (with a ``reason``) when either is unknown — never 0."""
+        return _cost(self.model, self.usage)
 
 
 @dataclass(slots=True)
@@ -205,6 +219,12 @@ class ChatChunk:
     id: str | None = None
     gateway: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def cost(self) -> CostEstimate | None:
+        """The streamed request's estimated USD on the final chunk (see
+        :attr:`ChatResult.cost`); ``None`` on content chunks, which carry no usage."""
+        return _cost(self.model, self.usage) if self.is_final else None
+
 
 @dataclass(slots=True)
 class EmbeddingResult:
@@ -223,3 +243,16 @@ class EmbeddingResult:
     pooling: str | None = None
     usage: Usage | None = None
     model: str | None = None
+
+    @property
+    def cost(self) -> CostEstimate:
+        """Estimated USD from the model's published per-token price; unknown
+        (``usd=None``) unless the answer reported token usage, which Workers AI's
+        embeddings endpoint does not (wire reference §6.1)."""
+        return _cost(self.model, self.usage)
+
+
+def _cost(model: str | None, usage: Usage | None) -> CostEstimate:
+    from workersai.usage import estimate_cost  # usage builds on these types
+
+    return estimate_cost(model, usage)

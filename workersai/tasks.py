@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -40,6 +41,7 @@ from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult, build_image_request, coerce_image
 from workersai.models import ModelInfo, get_model_info, resolve_model
 from workersai.schemas import ImageToTextInput, SpeechRecognitionInput, validate_input
+from workersai.usage import run_cost
 
 __all__ = [
     "TASKS",
@@ -348,7 +350,7 @@ def _call(
         timeout=timeout,
         validate=call.validate,
     )
-    return spec.parse(output, call.model)
+    return _parsed(spec, call, output)
 
 
 async def _acall(
@@ -364,7 +366,14 @@ async def _acall(
         timeout=timeout,
         validate=call.validate,
     )
-    return spec.parse(output, call.model)
+    return _parsed(spec, call, output)
+
+
+def _parsed(spec: Task[Any], call: TaskCall, output: Any) -> Any:
+    result = spec.parse(output, call.model)
+    if isinstance(result, ImageResult):  # its price depends on the request: attach it here
+        result = dataclasses.replace(result, cost=run_cost(call.model, call.inputs, output))
+    return result
 
 
 def _image_args(

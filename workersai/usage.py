@@ -5,13 +5,16 @@ Workers AI bills in neurons (10,000 free per day) and publishes a USD price per 
 per audio minute for speech, per 512×512 tile and step for images, per request or per 1k
 characters for others (wire reference §1.4). :func:`estimate_cost` turns a result's usage into
 dollars with those prices; a model without a usable price gives ``usd=None`` — unknown, never 0.
+Results carry the same estimate as their ``cost`` (``ChatResult.cost``, ``EmbeddingResult.cost``;
+:func:`run_cost` for a generic ``run()``).
 
 :class:`UsageTracker` totals many requests, thread- and task-safe; the LangChain callback and
 the LlamaIndex handler are thin wrappers around it.
 
 Every request the clients complete is recorded into the trackers active at that moment:
 those of :func:`track_usage` blocks in the current context (threads and tasks started inside
-inherit it) and those made process-wide with :meth:`UsageTracker.attach`.
+inherit it) and of each open :class:`UsageScope`, and those made process-wide with
+:meth:`UsageTracker.attach`.
 
 Example:
     >>> with track_usage() as tracker:
@@ -23,20 +26,24 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
+from workersai.errors import UnexpectedResponseError
+from workersai.images import ImageResult, image_size
 from workersai.models import ModelInfo, get_catalog, get_model_info
 from workersai.responses import Usage
 
 __all__ = [
     "CostEstimate",
     "ModelUsage",
+    "UsageScope",
     "UsageTotals",
     "UsageTracker",
     "active_trackers",
@@ -45,6 +52,7 @@ __all__ = [
     "price_source",
     "record_request",
     "record_run",
+    "run_cost",
     "track_usage",
 ]
 
@@ -66,66 +74,45 @@ class CostEstimate:
     reason: str | None = None
 
 
-def _classify(unit: str) -> str:
-    """The kind of a price unit (``tokens_in``, ``audio_minute``, ``tile_step``, ...)."""
-    unit = unit.lower()
-    if "token" in unit:
-        if "cached" in unit:
-            return "tokens_cached"
-        return "tokens_out" if "output" in unit else "tokens_in"
-    if "audio minute" in unit:
-        return "audio_minute"
-    if "tile" in unit:
-        kind = "input_tile" if "input" in unit else "tile"
-        return f"{kind}_step" if "step" in unit else kind
-    if "step" in unit:
-        return "step"
-    if "request" in unit:
-        return "request"
-    if "character" in unit:
-        return "chars_1k" if "1k" in unit else "chars"
-    return "unknown"
-
-
 def estimate_cost(
-    model: str | ModelInfo,
+    model: str | ModelInfo | None,
     usage: Usage | None = None,
     *,
     audio_seconds: float | None = None,
     image_tiles: int | None = None,
-    input_image_tiles: int = 0,
+    input_image_tiles: int | None = 0,
     steps: int | None = None,
     characters: int | None = None,
 ) -> CostEstimate:
-    """Estimated USD for one request of ``model``.
+    """Estimated USD for one request of ``model``, from its published price.
 
     Token-priced models need ``usage``; speech needs ``audio_seconds``; images need
-    ``image_tiles`` (512×512 output tiles; ``input_image_tiles`` for img2img) and ``steps``;
-    TTS needs ``characters``. Cached input tokens are charged at the cached rate when the
-    model publishes one.
+    ``image_tiles`` (512×512 output tiles; ``input_image_tiles`` for the input images of
+    FLUX.2, ``None`` when their size is unknown) and ``steps``; TTS needs ``characters``.
+    Cached input tokens are charged at the cached rate when the model publishes one.
     """
+    if model is None:
+        return CostEstimate(None, "model unknown")
     info = model if isinstance(model, ModelInfo) else get_model_info(model)
-    name = info.id if info else model
     if info is None or not info.price:
-        return CostEstimate(None, f"no published price for {name}")
+        return CostEstimate(None, "no published price")
     if any(p.currency.upper() != "USD" for p in info.price):
-        return CostEstimate(None, f"{name} is not priced in USD")
-    rates: dict[str, float] = {}
-    for price in info.price:
-        rates[_classify(price.unit)] = price.price
-    if "unknown" in rates:
-        return CostEstimate(None, f"unsupported price unit for {name}")
+        return CostEstimate(None, "not priced in USD")
+    unsupported = [p.unit for p in info.price if p.kind == "unknown"]
+    if unsupported:
+        return CostEstimate(None, f"unsupported price unit {unsupported[0]!r}")
+    rates = info.rates  # USD per token, per minute, per tile...
 
     usd = 0.0
     if {"tokens_in", "tokens_out", "tokens_cached"} & rates.keys():
         if usage is None:
             return CostEstimate(None, "no token usage reported")
         cached = (usage.cached_tokens or 0) if "tokens_cached" in rates else 0
-        usd += (usage.prompt_tokens - cached) * rates.get("tokens_in", 0.0) / 1e6
-        usd += cached * rates.get("tokens_cached", 0.0) / 1e6
+        usd += (usage.prompt_tokens - cached) * rates.get("tokens_in", 0.0)
+        usd += cached * rates.get("tokens_cached", 0.0)
         if usage.completion_tokens and "tokens_out" not in rates and "tokens_in" in rates:
-            return CostEstimate(None, f"{name} publishes no output-token price")
-        usd += usage.completion_tokens * rates.get("tokens_out", 0.0) / 1e6
+            return CostEstimate(None, "no published output-token price")
+        usd += usage.completion_tokens * rates.get("tokens_out", 0.0)
     if "audio_minute" in rates:
         if audio_seconds is None:
             return CostEstimate(None, "audio duration unknown")
@@ -135,41 +122,61 @@ def estimate_cost(
         needs_steps = any("step" in kind for kind in tile_kinds)
         if image_tiles is None or (needs_steps and steps is None):
             return CostEstimate(None, "image size or number of steps unknown")
+        if input_image_tiles is None and {"input_tile", "input_tile_step"} & tile_kinds:
+            return CostEstimate(None, "input image size unknown")
         n_steps = steps or 0
+        n_inputs = input_image_tiles or 0
         usd += rates.get("tile", 0.0) * image_tiles
         usd += rates.get("tile_step", 0.0) * image_tiles * n_steps
-        usd += rates.get("input_tile", 0.0) * input_image_tiles
-        usd += rates.get("input_tile_step", 0.0) * input_image_tiles * n_steps
+        usd += rates.get("input_tile", 0.0) * n_inputs
+        usd += rates.get("input_tile_step", 0.0) * n_inputs * n_steps
         usd += rates.get("step", 0.0) * n_steps
     if "request" in rates:
         usd += rates["request"]
-    if "chars_1k" in rates or "chars" in rates:
+    if "character" in rates:
         if characters is None:
             return CostEstimate(None, "character count unknown")
-        usd += (
-            rates.get("chars_1k", 0.0) * characters / 1000.0 + rates.get("chars", 0.0) * characters
-        )
+        usd += rates["character"] * characters
     return CostEstimate(usd)
 
 
-def price_source() -> str:
-    """Where prices come from, and how old they are."""
+def price_source(models: Iterable[str] | None = None) -> str:
+    """Where the prices of ``models`` (default: every model in the catalog) come from, and
+    how old they are.
+
+    Prices are live for a model once a ``list_models()`` listing returned it; a filtered
+    listing (``task=...``) refreshes only the models it returned.
+    """
     catalog = get_catalog()
-    refreshed = catalog.refreshed_at
-    if refreshed is not None:
-        return f"live prices from list_models() at {refreshed:%Y-%m-%d %H:%M} UTC"
+    if models is None:
+        ids = [info.id for info in catalog.all()]
+    else:
+        ids = [info.id for info in map(catalog.get, models) if info is not None]
+    live = [t for t in map(catalog.live_at, ids) if t is not None]
+    refresh = "call WorkersAI().list_models() to refresh"
+    if ids and len(live) == len(ids):
+        return f"live prices from list_models() at {min(live):%Y-%m-%d %H:%M} UTC"
+    bundled = "bundled price table (date unknown)"
     if catalog.as_of:
         age = (date.today() - date.fromisoformat(catalog.as_of)).days
+        bundled = f"bundled price table of {catalog.as_of} ({age} days old)"
+    if live:
         return (
-            f"bundled price table of {catalog.as_of} ({age} days old); "
-            "call WorkersAI().list_models() to refresh"
+            f"live prices from list_models() at {min(live):%Y-%m-%d %H:%M} UTC for "
+            f"{len(live)} of {len(ids)} models, the {bundled} for the rest; {refresh}"
         )
-    return "bundled price table (date unknown)"
+    return f"{bundled}; {refresh}"
 
 
 @dataclass(slots=True)
 class ModelUsage:
-    """Totals for one model (or for all models)."""
+    """Totals for one model (or for all models).
+
+    Attributes:
+        known_usd: Estimated USD of the requests whose cost is known.
+        unpriced_requests: Requests whose cost is unknown (no price, or no usage reported).
+        unpriced_reasons: Why, one entry per distinct reason.
+    """
 
     requests: int = 0
     prompt_tokens: int = 0
@@ -181,6 +188,7 @@ class ModelUsage:
     known_usd: float = 0.0
     unpriced_requests: int = 0
     requests_without_usage: int = 0
+    unpriced_reasons: tuple[str, ...] = ()
 
     @property
     def usd(self) -> float | None:
@@ -189,7 +197,20 @@ class ModelUsage:
 
     def add(self, other: ModelUsage) -> None:
         for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            if f.name == "unpriced_reasons":
+                new = [r for r in other.unpriced_reasons if r not in self.unpriced_reasons]
+                self.unpriced_reasons = (*self.unpriced_reasons, *new)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def usd_text(self) -> str:
+        """``0.000775``; ``>=0.000775`` when some requests are unpriced; ``unknown`` if all
+        are. (ASCII: summaries go to consoles of any encoding.)"""
+        if not self.unpriced_requests:
+            return f"{self.known_usd:.6f}"
+        if self.unpriced_requests < self.requests:
+            return f">={self.known_usd:.6f}"
+        return "unknown"
 
 
 @dataclass
@@ -209,7 +230,7 @@ class UsageTracker:
         *,
         audio_seconds: float | None = None,
         image_tiles: int | None = None,
-        input_image_tiles: int = 0,
+        input_image_tiles: int | None = 0,
         steps: int | None = None,
         characters: int | None = None,
     ) -> CostEstimate:
@@ -235,6 +256,7 @@ class UsageTracker:
             entry.neurons = usage.neurons or 0.0
         if cost.usd is None:
             entry.unpriced_requests = 1
+            entry.unpriced_reasons = (cost.reason or "cost unknown",)
         else:
             entry.known_usd = cost.usd
         with self._lock:
@@ -258,7 +280,7 @@ class UsageTracker:
 
     def __iter__(self) -> Iterator[tuple[str, ModelUsage]]:
         with self._lock:
-            return iter(sorted(self.by_model.items()))
+            return iter(sorted((model, replace(u)) for model, u in self.by_model.items()))
 
     @property
     def total(self) -> ModelUsage:
@@ -269,11 +291,18 @@ class UsageTracker:
         return out
 
     def summary(self) -> str:
-        """A printable table, one line per model plus the total."""
+        """A printable table, one line per model plus the total.
+
+        When some requests could not be priced, the total is a lower bound (``>=``) and a line
+        says how many and why; it is never presented as the run's cost.
+        """
+        rows = list(self)
+        total = ModelUsage()
+        for _, usage in rows:
+            total.add(usage)
         row = "{:<46} {:>8} {:>9} {:>9} {:>9} {:>10}"
         lines = [row.format("model", "requests", "input", "output", "neurons", "est. USD")]
-        for model, usage in [*self, ("total", self.total)]:
-            usd = f"{usage.usd:.6f}" if usage.usd is not None else "unknown"
+        for model, usage in [*rows, ("total", total)]:
             neurons = f"{usage.neurons:.1f}" if usage.neurons else "-"
             lines.append(
                 row.format(
@@ -282,10 +311,25 @@ class UsageTracker:
                     usage.prompt_tokens,
                     usage.completion_tokens,
                     neurons,
-                    usd,
+                    usage.usd_text(),
                 )
             )
-        lines.append(f"Prices: {price_source()}.")
+        if total.unpriced_requests:
+            why = "; ".join(
+                f"{model}: {', '.join(usage.unpriced_reasons)}"
+                for model, usage in rows
+                if usage.unpriced_requests
+            )
+            known = (
+                f"at least ${total.known_usd:.6f}"
+                if total.unpriced_requests < total.requests
+                else "unknown"
+            )
+            lines.append(
+                f"Estimated cost {known} ({total.unpriced_requests} of {total.requests} "
+                f"requests unpriced: {why})."
+            )
+        lines.append(f"Prices: {price_source([model for model, _ in rows] or None)}.")
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         lines.append(
             f"Estimate as of {stamp}; the daily free allocation (10,000 neurons) is not deducted."
@@ -335,9 +379,21 @@ class UsageTotals:
         return self.tracker.total.usd
 
     @property
+    def known_cost(self) -> float:
+        """Estimated USD of the requests that could be priced: a lower bound of the run's
+        cost when :attr:`unpriced_requests` is not 0, the cost itself when it is."""
+        return self.tracker.total.known_usd
+
+    @property
+    def unpriced_requests(self) -> int:
+        """Requests whose cost is unknown (no published price, or no usage reported —
+        embeddings, for one); :attr:`total_cost` is ``None`` while there are any."""
+        return self.tracker.total.unpriced_requests
+
+    @property
     def by_model(self) -> dict[str, ModelUsage]:
         """A snapshot of the totals per model id."""
-        return {model: replace(usage) for model, usage in self.tracker}
+        return dict(self.tracker)
 
     def summary(self) -> str:
         """A printable table, one line per model plus the total."""
@@ -353,10 +409,15 @@ class UsageTotals:
     def __repr__(self) -> str:
         total = self.tracker.total
         usd = "unknown" if total.usd is None else f"{total.usd:.6f}"
+        partial = (
+            f", known_usd={total.known_usd:.6f}, unpriced_requests={total.unpriced_requests}"
+            if total.unpriced_requests
+            else ""
+        )
         return (
             f"{type(self).__name__}(requests={total.requests}, "
             f"prompt_tokens={total.prompt_tokens}, completion_tokens={total.completion_tokens}, "
-            f"neurons={total.neurons:g}, usd={usd})"
+            f"neurons={total.neurons:g}, usd={usd}{partial})"
         )
 
 
@@ -364,11 +425,35 @@ class UsageTotals:
 # Which trackers see a request
 # --------------------------------------------------------------------------------------
 
-_CONTEXT_TRACKERS: ContextVar[tuple[UsageTracker, ...]] = ContextVar(
+
+class _Active:
+    """A tracker pushed onto a context; once closed it records nothing, wherever it was
+    inherited (a context's value can only be reset in that context)."""
+
+    __slots__ = ("closed", "tracker")
+
+    def __init__(self, tracker: UsageTracker) -> None:
+        self.tracker = tracker
+        self.closed = False
+
+
+_CONTEXT_TRACKERS: ContextVar[tuple[_Active, ...]] = ContextVar(
     "workersai_usage_trackers", default=()
 )
 _GLOBAL_TRACKERS: list[UsageTracker] = []
 _GLOBAL_LOCK = threading.Lock()
+
+
+def _push(tracker: UsageTracker) -> tuple[_Active, Token[tuple[_Active, ...]]] | None:
+    """Make ``tracker`` active in this context; ``None`` if it already is (pushing it again
+    would record every request into it twice)."""
+    active = _CONTEXT_TRACKERS.get()
+    if any(a.tracker is tracker and not a.closed for a in active):
+        return None
+    entry = _Active(tracker)
+    # Scopes closed from another context leave dead entries behind: drop them here.
+    token = _CONTEXT_TRACKERS.set((*(a for a in active if not a.closed), entry))
+    return entry, token
 
 
 @contextmanager
@@ -382,20 +467,59 @@ def track_usage(tracker: UsageTracker | None = None) -> Iterator[UsageTracker]:
         41
     """
     tracker = tracker if tracker is not None else UsageTracker()
-    active = _CONTEXT_TRACKERS.get()
-    if any(t is tracker for t in active):  # already tracking here: pushing it again would
-        yield tracker  # record every request into it twice
+    pushed = _push(tracker)
+    if pushed is None:
+        yield tracker
         return
-    token = _CONTEXT_TRACKERS.set((*active, tracker))
     try:
         yield tracker
     finally:
-        _CONTEXT_TRACKERS.reset(token)
+        _CONTEXT_TRACKERS.reset(pushed[1])
+
+
+class UsageScope:
+    """Record this context's requests into ``tracker`` until :meth:`close`.
+
+    What a ``track_usage`` block does, for scopes that do not nest as blocks: framework
+    events that start in one place and end in another. :meth:`close` may be called from any
+    thread, task or context; the scope then stops recording everywhere it was active —
+    including the threads and tasks started inside it, which inherited it.
+
+    Example:
+        >>> scope = UsageScope(tracker)   # on an event's start
+        >>> ...
+        >>> scope.close()                 # on its end, wherever that runs
+        True
+    """
+
+    def __init__(self, tracker: UsageTracker) -> None:
+        self.tracker = tracker
+        self._pushed = _push(tracker)
+
+    def close(self) -> bool:
+        """Stop recording. Returns ``False`` when called in another context than the one
+        that opened the scope: it is closed all the same, but requests made in the closing
+        context (which never had the scope) were not recorded by it."""
+        pushed, self._pushed = self._pushed, None
+        if pushed is None:  # already closed, or the tracker was already active: nothing to undo
+            return True
+        entry, token = pushed
+        entry.closed = True
+        current = _CONTEXT_TRACKERS.get()
+        try:
+            _CONTEXT_TRACKERS.reset(token)
+        except ValueError:  # the token belongs to another context
+            return False
+        # Scopes need not close in the order they opened: keep those opened after this one.
+        remaining = tuple(a for a in current if not a.closed)
+        if remaining != _CONTEXT_TRACKERS.get():
+            _CONTEXT_TRACKERS.set(remaining)
+        return True
 
 
 def active_trackers() -> tuple[UsageTracker, ...]:
     """The trackers a request completed now is recorded into (each once)."""
-    context = _CONTEXT_TRACKERS.get()
+    context = tuple(a.tracker for a in _CONTEXT_TRACKERS.get() if not a.closed)
     if not _GLOBAL_TRACKERS:
         return context
     with _GLOBAL_LOCK:
@@ -415,7 +539,7 @@ def record_request(
     *,
     audio_seconds: float | None = None,
     image_tiles: int | None = None,
-    input_image_tiles: int = 0,
+    input_image_tiles: int | None = 0,
     steps: int | None = None,
     characters: int | None = None,
 ) -> None:
@@ -433,6 +557,47 @@ def record_request(
         )
 
 
+_INPUT_IMAGE = re.compile(r"input_image_\d+")
+
+
+def _number(value: Any) -> float | None:
+    """A numeric JSON value or form field (``"1024"``); ``None`` for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, (str, bytes)):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _tiles(width: float, height: float) -> int:
+    return math.ceil(width / 512) * math.ceil(height / 512)
+
+
+def _image_tiles_of(data: Any) -> int | None:
+    """512×512 tiles of an encoded image, from its header; ``None`` if unreadable."""
+    if isinstance(data, tuple) and len(data) == 3:  # a form file: (name, bytes, type)
+        data = data[1]
+    size = image_size(bytes(data)) if isinstance(data, (bytes, bytearray)) else None
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        return None
+    return _tiles(*size)
+
+
+def _output_image_tiles(model: str, output: Any) -> int | None:
+    try:
+        image = ImageResult.from_output(output, model)
+    except UnexpectedResponseError:
+        return None
+    return _image_tiles_of(image.data)
+
+
 def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> dict[str, Any]:
     """What a non-token price is charged by, read off a request and its answer."""
     if info is None:
@@ -442,23 +607,47 @@ def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> dict[str, A
     fields_in: Mapping[str, Any] = form if isinstance(form, Mapping) else {}
     if task == "text-to-image":
 
-        def param(name: str) -> Any:
-            spec = info.params.get(name)
-            return fields_in.get(name, spec.default if spec is not None else None)
+        def param(*names: str) -> float | None:
+            for name in names:
+                value = _number(fields_in.get(name))
+                if value is not None:
+                    return value
+            for name in names:
+                spec = info.params.get(name)
+                if spec is not None and spec.default is not None:
+                    return _number(spec.default)
+            return None
 
-        width, height = float(param("width") or 1024), float(param("height") or 1024)
-        steps = fields_in.get("num_steps", fields_in.get("steps"))
-        if steps is None:
-            steps = param("num_steps") or param("steps")
-        tiles = math.ceil(width / 512) * math.ceil(height / 512)
-        return {"image_tiles": tiles, "steps": int(steps) if steps is not None else None}
+        # The image's real size when it can be read; else what was asked for (the models'
+        # default is 1024×1024).
+        tiles = _output_image_tiles(info.id, output)
+        if tiles is None:
+            tiles = _tiles(param("width") or 1024, param("height") or 1024)
+        steps = param("num_steps", "steps")
+        # FLUX.2 is also charged per 512×512 tile of each input image (input_image_0..3).
+        input_tiles: int | None = 0
+        for name, value in fields_in.items():
+            if _INPUT_IMAGE.fullmatch(name):
+                counted = _image_tiles_of(value)
+                input_tiles = (
+                    None if counted is None or input_tiles is None else input_tiles + counted
+                )
+        return {
+            "image_tiles": tiles,
+            "input_image_tiles": input_tiles,
+            "steps": round(steps) if steps is not None else None,
+        }
     if task == "automatic speech recognition" and isinstance(output, Mapping):
-        info_block = output.get("transcription_info")
-        if isinstance(info_block, Mapping) and isinstance(info_block.get("duration"), (int, float)):
-            return {"audio_seconds": float(info_block["duration"])}
+        info_block = output.get("transcription_info")  # whisper-large-v3-turbo
+        if not isinstance(info_block, Mapping):
+            info_block = output.get("metadata")  # Deepgram nova-3
+        if isinstance(info_block, Mapping):
+            duration = _number(info_block.get("duration"))
+            if duration is not None:
+                return {"audio_seconds": duration}
         ends = [w.get("end") for w in output.get("words") or () if isinstance(w, Mapping)]
         ends += [s.get("end") for s in output.get("segments") or () if isinstance(s, Mapping)]
-        numeric = [e for e in ends if isinstance(e, (int, float))]
+        numeric = [e for e in ends if isinstance(e, (int, float)) and not isinstance(e, bool)]
         return {"audio_seconds": float(max(numeric))} if numeric else {}
     if task == "text-to-speech":
         text = fields_in.get("prompt", fields_in.get("text"))
@@ -466,11 +655,32 @@ def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> dict[str, A
     return {}
 
 
+def _run_facts(model: str, inputs: Any, output: Any) -> tuple[Usage | None, dict[str, Any]]:
+    usage = Usage.from_wire(output.get("usage")) if isinstance(output, Mapping) else None
+    return usage, _cost_facts(get_model_info(model), inputs, output)
+
+
+def run_cost(model: str, inputs: Any, output: Any) -> CostEstimate:
+    """Estimated cost of one :meth:`~workersai.WorkersAI.run` of ``model`` from its inputs
+    and its answer — token usage, and for images, speech and TTS the quantities their
+    prices are charged by (image tiles and steps, FLUX.2 input images, audio seconds,
+    characters). The same estimate :func:`record_run` records.
+
+    Example:
+        >>> form = Multipart({"prompt": "the fox, in winter", "steps": "20",
+        ...                   "input_image_0": ("fox.png", fox_png, "image/png")})
+        >>> flux2 = "@cf/black-forest-labs/flux-2-dev"
+        >>> run_cost(flux2, form, client.run(flux2, form)).usd  # 1024×1024 in and out
+        0.09904
+    """
+    usage, facts = _run_facts(model, inputs, output)
+    return estimate_cost(model, usage, **facts)
+
+
 def record_run(model: str, inputs: Any, output: Any) -> None:
     """Record a generic ``run()``: token usage from the answer, and for images, speech and
-    TTS the quantities their prices are charged by."""
+    TTS the quantities their prices are charged by (see :func:`run_cost`)."""
     if not active_trackers():
         return
-    usage = Usage.from_wire(output.get("usage")) if isinstance(output, Mapping) else None
-    facts = _cost_facts(get_model_info(model), inputs, output)
+    usage, facts = _run_facts(model, inputs, output)
     record_request(model, usage, **facts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
 
 import pytest
@@ -126,6 +127,13 @@ def test_agent_with_tool_calls() -> None:
 
 
 @pytest.mark.vcr
+@pytest.mark.xfail(
+    sys.version_info < (3, 11),
+    reason="Python 3.10's asyncio.create_task takes no context=, so LangGraph cannot carry "
+    "the caller's contextvars into async node tasks: context-scoped handlers (this one, like "
+    "langchain-core's get_openai_callback) see no requests made inside async agents there",
+    strict=True,
+)
 async def test_async_agent_with_tool_calls() -> None:
     agent = create_agent(ChatWorkersAI(model=LLAMA_33, temperature=0), [multiply, add_vat])
     config_only = WorkersAICallbackHandler()
@@ -228,15 +236,30 @@ def test_config_only_and_context_manager_agree() -> None:
 @pytest.mark.vcr
 def test_unknown_price_is_reported_as_unknown_never_zero() -> None:
     with get_workersai_callback() as cb:
-        assert ChatWorkersAI(model=UNPRICED).invoke(UNPRICED_PROMPT).content == "pong"
-        list(ChatWorkersAI(model=LLAMA_33).stream(LINE_PROMPT.format(topic="the market at noon")))
+        pong = ChatWorkersAI(model=UNPRICED).invoke(UNPRICED_PROMPT)
+        chunks = list(
+            ChatWorkersAI(model=LLAMA_33).stream(LINE_PROMPT.format(topic="the market at noon"))
+        )
+    assert pong.content == "pong"
+    # each answer carries its estimate; an unknown one is left out, never 0
+    assert "cost_usd" not in pong.response_metadata
+    streamed = sum(chunks[1:], chunks[0])
+    assert streamed.response_metadata["cost_usd"] == pytest.approx(llama_usd(42, 10))
+    assert [c for c in chunks if "cost_usd" in c.response_metadata] == chunks[-1:]
     assert cb.by_model[UNPRICED].usd is None
     assert cb.by_model[UNPRICED].prompt_tokens > 0  # tokens are known, the price is not
     assert cb.by_model[LLAMA_33].usd == pytest.approx(llama_usd(42, 10))
     assert cb.total_cost is None  # an unpriced request makes the total unknown, not smaller
-    lines = {line.split()[0]: line for line in str(cb).splitlines()[1:3]}
+    assert (cb.known_cost, cb.unpriced_requests) == (pytest.approx(llama_usd(42, 10)), 1)
+    summary = str(cb).splitlines()
+    lines = {line.split()[0]: line for line in summary[1:4]}
     assert lines[UNPRICED].endswith("unknown")
     assert not lines[LLAMA_33].endswith("unknown")
+    assert lines["total"].endswith(f">={llama_usd(42, 10):.6f}")  # a lower bound, marked so
+    assert summary[4] == (
+        f"Estimated cost at least ${llama_usd(42, 10):.6f} (1 of 2 requests unpriced: "
+        f"{UNPRICED}: no published price)."
+    )
     assert "usd=unknown" in repr(cb)
 
 
@@ -253,6 +276,10 @@ async def test_embeddings_are_seen_by_the_context_manager() -> None:
     # the embeddings endpoint reports no token usage (wire reference §6.1): cost unknown
     assert bge.prompt_tokens == 0
     assert bge.usd is None and cb.total_cost is None
+    assert (cb.known_cost, cb.unpriced_requests) == (0.0, 6)
+    assert (
+        f"Estimated cost unknown (6 of 6 requests unpriced: {BGE}: no token usage reported)."
+    ) in str(cb).splitlines()
 
 
 @pytest.mark.vcr
@@ -264,8 +291,9 @@ def test_batch_api_embeddings_report_usage_and_cost() -> None:
     with get_workersai_callback() as cb:
         assert len(embeddings.embed_documents(texts)) == 7
     bge = cb.by_model[BGE]
-    # one finished job reports the usage of all its requests (wire reference §1.6)
-    assert (bge.requests, bge.prompt_tokens) == (1, 63)
+    # one finished job of 3 requests (7 texts, 3 per request) reports the usage of all of them
+    # (wire reference §1.6): 3 requests, the job's tokens counted once
+    assert (bge.requests, bge.prompt_tokens, bge.requests_without_usage) == (3, 63, 0)
     assert cb.total_cost == pytest.approx(63 * 0.067e-6)
 
 

@@ -7,13 +7,20 @@ engine — and TokenCountingHandler's counts with our classes. Replayed from com
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.agent.workflow import FunctionAgent
-from llama_index.core.callbacks import CallbackManager, CBEventType, TokenCountingHandler
-from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
+from llama_index.core.callbacks import (
+    CallbackManager,
+    CBEventType,
+    EventPayload,
+    TokenCountingHandler,
+)
+from llama_index.core.llms import ChatMessage, ChatResponse, MessageRole, MockLLM
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.settings import _Settings
 from llama_index.core.tools import FunctionTool
@@ -23,6 +30,7 @@ from llamaindex_workersai import (
     WorkersAIEmbedding,
     WorkersAIRerank,
     WorkersAIUsageHandler,
+    callbacks,
     workersai_usage,
 )
 from tests.compose.usage import (
@@ -39,7 +47,7 @@ from tests.compose.usage import (
     VAT_TASK,
 )
 from workersai import WorkersAI as CoreClient
-from workersai.usage import is_tracking
+from workersai.usage import is_tracking, record_request
 
 BGE = "@cf/baai/bge-base-en-v1.5"
 RERANKER = "@cf/baai/bge-reranker-base"
@@ -193,6 +201,13 @@ def test_settings_callback_manager_counts_a_query_engine(settings: _Settings) ->
     assert llama.neurons == pytest.approx(7.12)
     assert usage.total_cost is None  # the embeddings' cost is unknown (no usage reported)
     assert llama.usd == pytest.approx(llama_usd(198, 9))
+    # what is known is there, and says what it leaves out
+    assert usage.known_cost == pytest.approx(llama_usd(198, 9))
+    assert usage.unpriced_requests == 2
+    assert (
+        f"Estimated cost at least ${llama_usd(198, 9):.6f} (2 of 3 requests unpriced: "
+        f"{BGE}: no token usage reported)."
+    ) in str(usage).splitlines()
 
 
 @pytest.mark.vcr
@@ -220,12 +235,17 @@ async def test_token_counting_handler_counts_each_request_once() -> None:
 @pytest.mark.vcr
 def test_unknown_price_is_reported_as_unknown_never_zero() -> None:
     with workersai_usage() as usage:
-        assert WorkersAI(model=UNPRICED).chat(user(UNPRICED_PROMPT)).message.content == "pong"
-        WorkersAI(model=LLAMA_33).chat(user(SYNONYM_PROMPT.format(word="slow")))
+        pong = WorkersAI(model=UNPRICED).chat(user(UNPRICED_PROMPT))
+        priced = WorkersAI(model=LLAMA_33).chat(user(SYNONYM_PROMPT.format(word="slow")))
+    assert pong.message.content == "pong"
+    # each response carries its estimate; an unknown one is left out, never 0
+    assert "cost_usd" not in pong.additional_kwargs
+    assert priced.additional_kwargs["cost_usd"] == pytest.approx(llama_usd(41, 2))
     assert usage.by_model[UNPRICED].usd is None
     assert usage.by_model[UNPRICED].prompt_tokens > 0  # tokens are known, the price is not
     assert usage.by_model[LLAMA_33].usd == pytest.approx(llama_usd(41, 2))
     assert usage.total_cost is None
+    assert (usage.known_cost, usage.unpriced_requests) == (pytest.approx(llama_usd(41, 2)), 1)
     assert f"{UNPRICED}" in str(usage) and "unknown" in str(usage)
     assert "usd=unknown" in repr(usage)
 
@@ -251,3 +271,50 @@ def test_embedding_events_scope_the_tracker() -> None:
     with pytest.raises(RuntimeError), manager.event(CBEventType.EMBEDDING):
         raise RuntimeError("the request failed")
     assert not is_tracking(usage.tracker)  # a failed event closes its scope too
+
+
+def test_an_embedding_event_ending_in_another_thread_closes_its_scope(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    usage = WorkersAIUsageHandler()
+    manager = CallbackManager([usage])
+    event_id = manager.on_event_start(CBEventType.EMBEDDING)
+    assert is_tracking(usage.tracker)
+    # the event ends in a thread that does not share the starting context
+    ending = threading.Thread(
+        target=manager.on_event_end, args=(CBEventType.EMBEDDING,), kwargs={"event_id": event_id}
+    )
+    with caplog.at_level(logging.WARNING, logger="llamaindex_workersai.callbacks"):
+        ending.start()
+        ending.join()
+    assert not is_tracking(usage.tracker)  # the starting context no longer records into it
+    record_request(BGE, None)
+    assert usage.requests == 0
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert f"embedding event {event_id} ended in another thread" in caplog.text
+
+
+def test_llm_events_that_never_end_are_forgotten(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(callbacks, "MAX_OPEN_LLM_EVENTS", 2)
+    usage = WorkersAIUsageHandler()
+    llm = WorkersAI(model=LLAMA_33, callback_manager=CallbackManager([usage]))
+    with caplog.at_level(logging.WARNING, logger="llamaindex_workersai.callbacks"):
+        for _ in range(3):
+            llm.stream_chat(user("never read"))  # starts an LLM event that never ends
+    assert len(caplog.records) == 1 and "never ended" in caplog.text
+
+    # a forgotten event that ends after all is not counted; one still open is
+    serialized = {EventPayload.SERIALIZED: llm.to_dict()}
+    for event_id in ("e1", "e2", "e3"):
+        usage.on_event_start(CBEventType.LLM, payload=serialized, event_id=event_id)
+    answer = ChatResponse(
+        message=ChatMessage(role=MessageRole.ASSISTANT, content="ok"),
+        additional_kwargs={"model": LLAMA_33, "prompt_tokens": 5, "total_tokens": 5},
+    )
+    for event_id in ("e1", "e3"):
+        usage.on_event_end(
+            CBEventType.LLM, payload={EventPayload.RESPONSE: answer}, event_id=event_id
+        )
+    assert usage.requests == 1 and usage.prompt_tokens == 5
