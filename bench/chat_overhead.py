@@ -175,6 +175,13 @@ class Throttling:
         self.attempts: dict[str, int] = {}
         self.rejected = 0
 
+    def __getstate__(self) -> dict[str, Any]:  # sent to the server process (spawn): no lock
+        return {k: v for k, v in vars(self).items() if k != "lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self.lock = threading.Lock()
+
     def __call__(self, request: RecordedRequest) -> Reply:
         prompt = (request.json() or {})["messages"][-1]["content"]
         with self.lock:

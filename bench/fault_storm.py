@@ -247,12 +247,36 @@ def _p50_p99(samples: list[float]) -> str:
     return f"{_ms(statistics.median(values))} / {_ms(p99)}"
 
 
+def _quantiles_ms(samples: list[float]) -> dict[str, float]:
+    values = samples or [0.0]
+    p99 = statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
+    return {"p50": statistics.median(values) * 1000, "p99": p99 * 1000}
+
+
+def _write_json(path: str, totals: dict[str, Totals]) -> None:
+    results = {
+        "requests": sum(sum(t.verdicts.values()) for t in totals.values()),
+        "survived": sum(t.verdicts["ok"] for t in totals.values()),
+        "typed_errors": sum(t.verdicts["typed"] for t in totals.values()),
+        "wrong_or_untyped": sum(t.verdicts["wrong"] + t.verdicts["other"] for t in totals.values()),
+        "retries": sum(t.retries for t in totals.values()),
+        "resent_after_success": sum(t.resent_after_success for t in totals.values()),
+        # per client (short name): added latency of the calls that met a fault
+        "added_latency_ms": {
+            name.split("`")[1]: _quantiles_ms(t.faulted_added) for name, t in totals.items()
+        },
+    }
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(results, file, indent=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="calls per client and run")
     parser.add_argument("--fault-rate", type=float, default=0.3, help="share of faulty attempts")
     parser.add_argument("--concurrency", type=int, default=24, help="calls in flight")
     parser.add_argument("--rounds", type=int, default=1, help="fault-free/storm pairs per client")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
 
     runners: dict[str, Callable[[str, list[Job], int], dict[str, Outcome]]] = {
@@ -316,6 +340,8 @@ def main() -> None:
         + ", ".join(f"{kind} ×{count}" for kind, count in faults.most_common())
         + f". Wall time {wall:.1f} s."
     )
+    if args.json:
+        _write_json(args.json, totals)
     print(
         "Added latency is per call, storm minus fault-free; it is slightly negative for most "
         "calls because, while faulted calls sleep in backoff, the others share the server with "

@@ -120,7 +120,7 @@ def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str
         [i + 0.2 for i in x], [added[n]["p99"] for n in names], 0.4, label="p99", color=baseline
     )
     right.set_xticks(list(x), names)
-    right.set_ylabel("ms added by faults and retries")
+    right.set_ylabel("ms added to a call that met a fault")
     right.set_title(
         f"Fault storm: {storm['survived']:,} of {storm['requests']:,} correct, "
         f"{storm['typed_errors']} typed errors"
