@@ -31,6 +31,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.utils import parse_partial_json
 
 from workersai import ChatChunk, ChatResult, InvalidInputError, ToolCall, Usage
+from workersai._envelope import envelope_result
 from workersai._messages import image_data_uri
 
 _ROLES: dict[str, str] = {
@@ -221,8 +222,8 @@ def _raw_of(result: ChatResult) -> Any:
     """The model's answer: the v4 envelope's ``result`` (what the Workers binding returns)
     or the OpenAI-compatible body, so ``raw["usage"]`` is where token counters look."""
     body = result.raw
-    if isinstance(body, Mapping) and "result" in body and "success" in body:
-        inner = body["result"]
+    inner = envelope_result(body)
+    if inner is not body:
         return dict(inner) if isinstance(inner, Mapping) else body
     return body
 

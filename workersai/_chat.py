@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workersai import _json
+from workersai._envelope import envelope_result
 from workersai._messages import prepare_messages, render_prompt
 from workersai._tools import (
     _CODE_FENCE,
@@ -319,9 +320,7 @@ def parse_chat_response(
     gateway: dict[str, str] | None = None,
 ) -> ChatResult:
     """Normalise any text-generation answer (wire reference §9.3-4) into a :class:`ChatResult`."""
-    result = body
-    if isinstance(body, Mapping) and "result" in body and ("success" in body or "errors" in body):
-        result = body["result"]
+    result = envelope_result(body)
     model = request.model if request else None
     schemas = request.tool_schemas if request else {}
     reasoning: str | None = None

@@ -11,7 +11,9 @@ import asyncio
 import base64
 import logging
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -32,6 +34,7 @@ from workersai._embeddings import (
     EmbeddingRequest,
     EmbedKind,
     ProgressCallback,
+    _gather_or_cancel,
     arun_plan,
     arun_plan_on_batch_api,
     parse_embedding_response,
@@ -39,6 +42,7 @@ from workersai._embeddings import (
     run_plan,
     run_plan_on_batch_api,
 )
+from workersai._envelope import envelope_result, unwrap_envelope
 from workersai._media import Multipart
 from workersai._rerank import (
     DEFAULT_RERANK_MODEL,
@@ -56,13 +60,14 @@ from workersai._transport import (
     RetryPolicy,
     StreamOpened,
     SyncTransport,
+    _ssl_context,
     coerce_timeout,
     decode_body,
 )
 from workersai.batch import PENDING, BatchJob, BatchTimeoutError
-from workersai.errors import InvalidInputError, WorkersAIError, error_from_response
+from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.models import ModelInfo, get_catalog, resolve_model, task_name
-from workersai.responses import ChatChunk, ChatResult, EmbeddingResult
+from workersai.responses import ChatChunk, ChatResult, EmbeddingResult, Usage
 from workersai.schemas import validate_input
 from workersai.tasks import AsyncTaskMethods, TaskMethods
 from workersai.usage import record_request, record_run
@@ -223,20 +228,86 @@ def _with_inlined_images(
     return out
 
 
-def _image_data_uri(url: str, response: httpx.Response) -> str:
+# Image URLs are fetched by a client of their own: no Cloudflare token, none of a user
+# http_client's default headers (which may carry credentials), and a short timeout.
+_IMAGE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+_IMAGE_HEADERS = {"User-Agent": USER_AGENT, "Accept": "image/*"}
+_IMAGE_HINT = "Workers AI needs images inline; pass the bytes or a data URI instead."
+
+
+def _image_client_options() -> dict[str, Any]:
+    return {
+        "timeout": _IMAGE_TIMEOUT,
+        "follow_redirects": True,
+        "headers": _IMAGE_HEADERS,
+        "verify": _ssl_context(),
+    }
+
+
+def _image_content_type(url: str, response: httpx.Response) -> str:
+    """The image type of a fetched URL, checked before any of the body is read."""
     if response.status_code != 200:
         raise InvalidInputError(
-            f"Could not fetch image {url}: HTTP {response.status_code}",
-            hint="Workers AI needs images inline; pass the bytes or a data URI instead.",
+            f"Could not fetch image {url}: HTTP {response.status_code}", hint=_IMAGE_HINT
         )
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if not content_type.startswith("image/"):
         raise InvalidInputError(
-            f"{url} is not an image (content-type {content_type or 'missing'!r})"
+            f"{url} is not an image (content-type {content_type or 'missing'!r})",
+            hint=_IMAGE_HINT,
         )
-    if len(response.content) > _MAX_IMAGE_BYTES:
-        raise InvalidInputError(f"{url} is larger than {_MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-    return f"data:{content_type};base64,{base64.b64encode(response.content).decode('ascii')}"
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > _MAX_IMAGE_BYTES:
+        raise _image_too_large(url)
+    return content_type
+
+
+def _image_too_large(url: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{url} is larger than {_MAX_IMAGE_BYTES // (1024 * 1024)} MB", hint=_IMAGE_HINT
+    )
+
+
+class _ImageBuffer:
+    """Collects an image body, refusing it as soon as it passes the size limit."""
+
+    def __init__(self, url: str, content_type: str) -> None:
+        self.url = url
+        self.content_type = content_type
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > _MAX_IMAGE_BYTES:
+            raise _image_too_large(self.url)
+        self.parts.append(chunk)
+
+    def data_uri(self) -> str:
+        encoded = base64.b64encode(b"".join(self.parts)).decode("ascii")
+        return f"data:{self.content_type};base64,{encoded}"
+
+
+def _fetch_image(client: httpx.Client, url: str) -> str:
+    try:
+        with client.stream("GET", url) as response:
+            buffer = _ImageBuffer(url, _image_content_type(url, response))
+            for chunk in response.iter_bytes():
+                buffer.add(chunk)
+    except httpx.HTTPError as exc:
+        raise InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT) from exc
+    return buffer.data_uri()
+
+
+async def _afetch_image(client: httpx.AsyncClient, url: str) -> str:
+    try:
+        async with client.stream("GET", url) as response:
+            buffer = _ImageBuffer(url, _image_content_type(url, response))
+            async for chunk in response.aiter_bytes():
+                buffer.add(chunk)
+    except httpx.HTTPError as exc:
+        raise InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT) from exc
+    return buffer.data_uri()
 
 
 class _ClientBase:
@@ -302,6 +373,7 @@ class _ClientBase:
         timeout: float | httpx.Timeout | None = None,
         stream: bool = False,
         session_affinity: str | None = None,
+        idempotent: bool = True,
     ) -> PreparedRequest:
         for name, value in (("headers", headers), ("query", params)):
             if value is not None and not isinstance(value, Mapping):
@@ -338,30 +410,25 @@ class _ClientBase:
             max_retries=self.max_retries,
             model=model,
             label=f"{method} /ai/{route}",
+            idempotent=idempotent,
         )
 
     def _unwrap(self, response: httpx.Response, model: str | None) -> Any:
         """The ``result`` of a v4 envelope; other JSON as is; binary bodies as ``bytes``."""
-        body = decode_body(response)
-        if (
-            isinstance(body, Mapping)
-            and "success" in body
-            and ("result" in body or "errors" in body)
-        ):
-            if body.get("success") is False:
-                raise error_from_response(
-                    response.status_code, body, headers=response.headers, model=model
-                )
-            return body.get("result")
-        return body
+        return unwrap_envelope(
+            decode_body(response),
+            status_code=response.status_code,
+            headers=response.headers,
+            model=model,
+        )
 
     def _checked_body(self, response: httpx.Response, model: str) -> Any:
-        """Decoded body of a successful response; ``success: false`` envelopes raise."""
+        """Decoded body of a successful response, envelope kept (the parsers unwrap it);
+        ``success: false`` envelopes raise."""
         body = decode_body(response)
-        if isinstance(body, Mapping) and body.get("success") is False:
-            raise error_from_response(
-                response.status_code, body, headers=response.headers, model=model
-            )
+        unwrap_envelope(
+            body, status_code=response.status_code, headers=response.headers, model=model
+        )
         return body
 
     def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
@@ -480,14 +547,24 @@ class _ClientBase:
             return None
         if isinstance(item, JSONAnswer):
             body = item.body
-            if isinstance(body, Mapping) and body.get("success") is False:
-                raise error_from_response(200, body, headers=item.headers, model=chat.model)
+            unwrap_envelope(body, headers=item.headers, model=chat.model)  # success: false raises
+            # Not recorded yet: an empty answer is replaced by the unstreamed fallback, and
+            # only the answer the caller gets counts (see _json_answer_used).
             result = parse_chat_response(body, chat, gateway=gateway_info(item.headers))
-            record_request(chat.model, result.usage)
             source.complete = result
             return chunks_from_result(result)
         assert source.assembler is not None
         return source.assembler.feed(item.data)
+
+    def _json_answer_used(self, chat: ChatRequest, source: ChatResultSource) -> bool:
+        """After a stream request was answered with JSON: ``True`` if that answer is the
+        result (recorded now), ``False`` if it is empty and must be asked again unstreamed
+        (gpt-oss on /ai/run, wire reference §3.3) — the fallback records its own answer."""
+        assert source.complete is not None
+        if _chat_empty(source.complete):
+            return False
+        record_request(chat.model, source.complete.usage)
+        return True
 
     def _list_models_params(
         self,
@@ -520,7 +597,9 @@ class _ClientBase:
             params["hide_experimental"] = "true"
         return params
 
-    def _batch_request(self, model: str, body: Mapping[str, Any]) -> tuple[str, PreparedRequest]:
+    def _batch_request(
+        self, model: str, body: Mapping[str, Any], *, idempotent: bool = True
+    ) -> tuple[str, PreparedRequest]:
         model_id = resolve_model(model)
         prepared = self._prepare(
             "POST",
@@ -528,6 +607,7 @@ class _ClientBase:
             json_body=body,
             params={"queueRequest": "true"},
             model=model_id,
+            idempotent=idempotent,
         )
         size = len(prepared.content or b"")
         if size > _MAX_BATCH_BYTES:
@@ -541,7 +621,13 @@ class _ClientBase:
 
     def _batch_submit(
         self, model: str, requests: Sequence[Mapping[str, Any]]
-    ) -> tuple[str, PreparedRequest]:
+    ) -> tuple[str, PreparedRequest, list[Any]]:
+        """The submit request, and each item's ``external_reference`` in submission order.
+
+        Items without one get their index (``"0"``, ``"1"``, …): the answer's ``responses``
+        come back in no documented order, and the reference is what puts them back in
+        submission order (:meth:`BatchJob.results`). A reference the caller set is kept.
+        """
         if isinstance(requests, (str, bytes, Mapping)) or not isinstance(requests, Sequence):
             raise InvalidInputError(
                 f"requests must be a list of model inputs, got {type(requests).__name__}",
@@ -549,13 +635,20 @@ class _ClientBase:
             )
         if not requests:
             raise InvalidInputError("a batch needs at least one request", field="requests")
+        items: list[Mapping[str, Any]] = []
         for index, item in enumerate(requests):
             if not isinstance(item, Mapping):
                 raise InvalidInputError(
                     f"requests[{index}] must be a model input (mapping), got {type(item).__name__}",
                     field=f"requests.{index}",
                 )
-        return self._batch_request(model, {"requests": list(requests)})
+            if item.get("external_reference") is None:
+                item = {**item, "external_reference": str(index)}
+            items.append(item)
+        # Submitting queues and bills a job: a retry after the server may have accepted it
+        # would queue it twice (see the transport's idempotent rule). Polls are safe to retry.
+        model_id, prepared = self._batch_request(model, {"requests": items}, idempotent=False)
+        return model_id, prepared, [item["external_reference"] for item in items]
 
     def _batch_poll(self, model: str, request_id: str) -> tuple[str, PreparedRequest]:
         if not isinstance(request_id, str) or not request_id.strip():
@@ -619,13 +712,6 @@ def _unstreamed(chat: ChatRequest, prepared: PreparedRequest) -> PreparedRequest
         model=prepared.model,
         label=prepared.label,
     )
-
-
-def _result_of(body: Any) -> Any:
-    """The ``result`` of a v4 envelope (the body itself otherwise)."""
-    if isinstance(body, Mapping) and "result" in body and "success" in body:
-        return body["result"]
-    return body
 
 
 def _chat_empty(result: ChatResult) -> bool:
@@ -694,7 +780,15 @@ class WorkersAI(TaskMethods, _ClientBase):
         self._transport = SyncTransport(
             http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
         )
-        self.batch = BatchAPI(self)
+        # What the Batch API remembers lives here, and client.batch is a view made on access:
+        # a client holding its BatchAPI (which holds the client) would be a reference cycle,
+        # freed only by the cyclic GC, in no particular order with its sockets.
+        self._batch_book = _BatchBook()
+
+    @property
+    def batch(self) -> BatchAPI:
+        """Workers AI's asynchronous Batch API: ``submit``, ``poll``, ``wait``."""
+        return BatchAPI(self)
 
     def close(self) -> None:
         """Close the connection pool (not a user-supplied ``http_client``)."""
@@ -843,10 +937,10 @@ class WorkersAI(TaskMethods, _ClientBase):
         for item in self._transport.iter_events(prepared):
             produced = self._chat_chunk_events(chat, source, item)
             if isinstance(produced, list):
-                if source.complete is not None and _chat_empty(source.complete):
-                    yield from self._unstreamed_fallback(chat, prepared, source)
-                else:
+                if self._json_answer_used(chat, source):
                     yield from produced
+                else:
+                    yield from self._unstreamed_fallback(chat, prepared, source)
                 return
             if produced is not None:
                 yield produced
@@ -872,16 +966,8 @@ class WorkersAI(TaskMethods, _ClientBase):
         urls = _remote_image_urls(messages)
         if not urls or messages is None:
             return messages
-        fetched: dict[str, str] = {}
-        for url in dict.fromkeys(urls):
-            try:
-                # A plain GET: the Cloudflare token must never go to a third-party host.
-                response = self._transport.client.get(
-                    url, follow_redirects=True, timeout=self.timeout
-                )
-            except httpx.HTTPError as exc:
-                raise InvalidInputError(f"Could not fetch image {url}: {exc}") from exc
-            fetched[url] = _image_data_uri(url, response)
+        with httpx.Client(**_image_client_options()) as client:
+            fetched = {url: _fetch_image(client, url) for url in dict.fromkeys(urls)}
         return _with_inlined_images(messages, fetched)
 
     # -- embeddings ---------------------------------------------------------------------
@@ -992,7 +1078,7 @@ class WorkersAI(TaskMethods, _ClientBase):
         )
         response = self._transport.request(prepared)
         body = self._checked_body(response, request.model)
-        record_run(request.model, request.body, _result_of(body))
+        record_run(request.model, request.body, envelope_result(body))
         return parse_rerank_response(body, request)
 
     # -- catalog and account --------------------------------------------------------------
@@ -1048,24 +1134,98 @@ class WorkersAI(TaskMethods, _ClientBase):
         self.run(model, {"prompt": "agree"}, validate=False)
 
 
+class _BatchBook:
+    """What a client's Batch API remembers about jobs (for the sync and async APIs alike).
+
+    * the ``external_reference`` of each item of the jobs it submitted, so a poll can put
+      the responses back in submission order whatever references the caller chose;
+    * which finished jobs it has recorded in the usage trackers: a job counts once, when it
+      is first seen done — by :meth:`poll`, :meth:`wait` or a submit answered done at once —
+      however often it is polled afterwards.
+    """
+
+    _MAX_JOBS = 4096  # bound on both memories; the oldest entries go first
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._references: OrderedDict[str, list[Any]] = OrderedDict()
+        self._recorded: OrderedDict[str, None] = OrderedDict()
+
+    def _remember(self, store: OrderedDict[str, Any], key: str, value: Any) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > self._MAX_JOBS:
+            store.popitem(last=False)
+
+    def job(
+        self,
+        model_id: str,
+        result: Any,
+        *,
+        request_id: str | None = None,
+        references: list[Any] | None = None,
+    ) -> BatchJob:
+        job_id = (
+            str(result.get("request_id") or request_id or "") if isinstance(result, Mapping) else ""
+        )
+        with self._lock:
+            if references is not None and job_id:
+                self._remember(self._references, job_id, references)
+            known = references if references is not None else self._references.get(job_id)
+        job = BatchJob.from_result(result, request_id=request_id, references=known)
+        if job.done:
+            self._record_once(model_id, job)
+        return job
+
+    def _record_once(self, model_id: str, job: BatchJob) -> None:
+        if job.request_id:
+            with self._lock:
+                if job.request_id in self._recorded:
+                    return
+                self._remember(self._recorded, job.request_id, None)
+        _record_batch_usage(model_id, job)
+
+
+def _record_batch_usage(model_id: str, job: BatchJob) -> None:
+    """A finished job of N items is N requests. The job's ``usage`` (wire reference §1.6)
+    covers all of them, so it is recorded with the first and the others add no tokens; a
+    job without one is recorded item by item with each result's own ``usage``, if any."""
+    items: list[Any] = list(job.items) or [None]
+    if job.usage is not None:
+        record_request(model_id, job.usage)
+        for _ in items[1:]:
+            record_request(model_id, Usage())
+        return
+    for item in items:
+        result = item.result if item is not None else None
+        record_request(
+            model_id, Usage.from_wire(result.get("usage")) if isinstance(result, Mapping) else None
+        )
+
+
 class BatchAPI:
     """``client.batch``: Workers AI's asynchronous Batch API (see :mod:`workersai.batch`)."""
 
     def __init__(self, client: WorkersAI) -> None:
         self._client = client
+        self._book = client._batch_book
 
     def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        """Queue ``requests`` (each a model input) and return the job (status ``queued``)."""
-        model_id, prepared = self._client._batch_submit(model, requests)
-        return BatchJob.from_result(
-            self._client._unwrap(self._client._transport.request(prepared), model_id)
-        )
+        """Queue ``requests`` (each a model input) and return the job (status ``queued``).
+
+        Each item without an ``external_reference`` is sent with its index as one. The
+        submit is not retried once it may have reached the server (a second submit would
+        queue and bill the job twice); a refused (429) or unsent request still is.
+        """
+        model_id, prepared, references = self._client._batch_submit(model, requests)
+        result = self._client._unwrap(self._client._transport.request(prepared), model_id)
+        return self._book.job(model_id, result, references=references)
 
     def poll(self, model: str, request_id: str) -> BatchJob:
         """Current state of a job; ``job.done`` once its ``responses`` are in."""
         model_id, prepared = self._client._batch_poll(model, request_id)
         result = self._client._unwrap(self._client._transport.request(prepared), model_id)
-        return BatchJob.from_result(result, request_id=request_id)
+        return self._book.job(model_id, result, request_id=request_id)
 
     def wait(
         self,
@@ -1083,8 +1243,6 @@ class BatchAPI:
         while True:
             job = self.poll(model, request_id)
             if job.status not in PENDING:
-                # a finished job's usage covers all of its requests: recorded once, here
-                record_request(resolve_model(model), job.usage)
                 return job
             if time.monotonic() + interval > deadline:
                 raise BatchTimeoutError(
@@ -1140,7 +1298,12 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         self._transport = AsyncTransport(
             http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
         )
-        self.batch = AsyncBatchAPI(self)
+        self._batch_book = _BatchBook()  # see WorkersAI.__init__
+
+    @property
+    def batch(self) -> AsyncBatchAPI:
+        """Async twin of :attr:`WorkersAI.batch`."""
+        return AsyncBatchAPI(self)
 
     async def aclose(self) -> None:
         """Close this event loop's connection pool (not a user-supplied ``http_client``)."""
@@ -1252,11 +1415,11 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         async for item in self._transport.iter_events(prepared):
             produced = self._chat_chunk_events(chat, source, item)
             if isinstance(produced, list):
-                if source.complete is not None and _chat_empty(source.complete):
-                    async for chunk in self._unstreamed_fallback(chat, prepared, source):
+                if self._json_answer_used(chat, source):
+                    for chunk in produced:
                         yield chunk
                 else:
-                    for chunk in produced:
+                    async for chunk in self._unstreamed_fallback(chat, prepared, source):
                         yield chunk
                 return
             if produced is not None:
@@ -1281,20 +1444,12 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
     async def _inline_images(
         self, messages: Sequence[Mapping[str, Any]] | None
     ) -> Sequence[Mapping[str, Any]] | None:
-        urls = _remote_image_urls(messages)
+        urls = list(dict.fromkeys(_remote_image_urls(messages)))
         if not urls or messages is None:
             return messages
-        client = self._transport.client
-
-        async def fetch(url: str) -> tuple[str, str]:
-            try:
-                response = await client.get(url, follow_redirects=True, timeout=self.timeout)
-            except httpx.HTTPError as exc:
-                raise InvalidInputError(f"Could not fetch image {url}: {exc}") from exc
-            return url, _image_data_uri(url, response)
-
-        fetched = dict(await asyncio.gather(*(fetch(u) for u in dict.fromkeys(urls))))
-        return _with_inlined_images(messages, fetched)
+        async with httpx.AsyncClient(**_image_client_options()) as client:
+            data = await _gather_or_cancel([_afetch_image(client, url) for url in urls])
+        return _with_inlined_images(messages, dict(zip(urls, data, strict=True)))
 
     async def embed(
         self,
@@ -1362,7 +1517,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         )
         response = await self._transport.request(prepared)
         body = self._checked_body(response, request.model)
-        record_run(request.model, request.body, _result_of(body))
+        record_run(request.model, request.body, envelope_result(body))
         return parse_rerank_response(body, request)
 
     async def list_models(
@@ -1412,16 +1567,21 @@ class AsyncBatchAPI:
 
     def __init__(self, client: AsyncWorkersAI) -> None:
         self._client = client
+        self._book = client._batch_book
 
     async def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        model_id, prepared = self._client._batch_submit(model, requests)
+        model_id, prepared, references = self._client._batch_submit(model, requests)
         response = await self._client._transport.request(prepared)
-        return BatchJob.from_result(self._client._unwrap(response, model_id))
+        return self._book.job(
+            model_id, self._client._unwrap(response, model_id), references=references
+        )
 
     async def poll(self, model: str, request_id: str) -> BatchJob:
         model_id, prepared = self._client._batch_poll(model, request_id)
         response = await self._client._transport.request(prepared)
-        return BatchJob.from_result(self._client._unwrap(response, model_id), request_id=request_id)
+        return self._book.job(
+            model_id, self._client._unwrap(response, model_id), request_id=request_id
+        )
 
     async def wait(
         self,
@@ -1438,8 +1598,6 @@ class AsyncBatchAPI:
         while True:
             job = await self.poll(model, request_id)
             if job.status not in PENDING:
-                # a finished job's usage covers all of its requests: recorded once, here
-                record_request(resolve_model(model), job.usage)
                 return job
             if time.monotonic() + interval > deadline:
                 raise BatchTimeoutError(

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from workersai import _json
+from workersai._envelope import envelope_result
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import ModelInfo, get_model_info, resolve_model
 from workersai.responses import EmbeddingResult, Usage
@@ -151,9 +152,7 @@ def build_embedding_request(
 
 def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingResult:
     """Vectors in input order from any embedding answer shape."""
-    result = body
-    if isinstance(body, Mapping) and "result" in body and ("success" in body or "errors" in body):
-        result = body["result"]
+    result = envelope_result(body)
     if not isinstance(result, Mapping):
         raise UnexpectedResponseError(
             f"Unexpected embeddings answer from {request.model}: {type(result).__name__}",
@@ -506,8 +505,8 @@ def run_plan_on_batch_api(
 ) -> EmbeddingResult:
     """Queue the plan's requests as Batch API jobs, wait for them, reassemble in order.
 
-    Each request (≤ the model's per-request limit) is one item of a job; items come back
-    with their ``id`` (the position in the job), which restores the order.
+    Each request (≤ the model's per-request limit) is one item of a job, sent with its index
+    as ``external_reference``; :meth:`BatchJob.results` uses it to restore the order.
     """
     options = options or BatchWaitOptions()
     deadline = time.monotonic() + options.timeout

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workersai._envelope import envelope_result
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import get_model_info, resolve_model
 from workersai.schemas import RerankInput, validate_input
@@ -86,9 +87,7 @@ def build_rerank_request(
 
 def parse_rerank_response(body: Any, request: RerankRequest) -> list[RerankResult]:
     """Scores best first, each mapped back to its document's input position."""
-    result = body
-    if isinstance(body, Mapping) and "result" in body and ("success" in body or "errors" in body):
-        result = body["result"]
+    result = envelope_result(body)
     items = result.get("response") if isinstance(result, Mapping) else None
     if not isinstance(items, list):
         raise UnexpectedResponseError(

@@ -1,20 +1,32 @@
 """HTTP transport: one pooled httpx client per object, the package's only retry layer.
 
-Retries (modelled on openai-python's ``_base_client``):
+Retries (modelled on openai-python's ``_base_client``, ``_should_retry`` and
+``_calculate_retry_timeout``):
 
-* 408, 409, 429 and 5xx responses whose error is retryable (never 3036 "daily allocation
-  used up", never other 4xx), connection errors and timeouts;
+* 408, 409, 429 and 5xx responses whose error is retryable, connection errors and timeouts;
+* never 3036 ("daily free allocation used up"): no header can make a retry succeed before the
+  allocation resets, so not even ``x-should-retry: true`` retries it;
+* otherwise ``x-should-retry: true|false`` from the server wins (it can retry a 400);
 * backoff ``min(0.5 · 2ⁿ, 8) s`` with up to 25 % jitter; ``retry-after-ms`` / ``Retry-After``
-  (seconds or HTTP date) honoured when ≤ 60 s, and a longer wait is not retried at all;
-* ``x-should-retry: true|false`` from the server wins;
+  (seconds or HTTP date) is honoured when it is between 0 and 60 s — a longer (or negative)
+  value falls back to the computed backoff, as in openai-python, instead of giving up;
 * the request body is encoded once and the same bytes are re-sent, so a retry can neither
   lose nor change what the caller sent; a request that succeeded is never sent again;
+* a request marked ``idempotent=False`` (a Batch API submit, which queues and bills a job) is
+  retried only when the failure proves it was not accepted: the connection could not be
+  opened, or the server rejected it with 429 — never after a read error, a reset or a 5xx,
+  where the job may already be queued;
 * a stream is retried only until its first event has been delivered — after that a failure
   surfaces on the stream, never as a silently shorter answer.
 
 Async clients are bound to the event loop that created them (an httpx ``AsyncClient``
 reused from another loop fails with "Event loop is closed", langchain-ai/langchain#35783),
-so :class:`AsyncTransport` keeps one client per running loop.
+so :class:`AsyncTransport` keeps one client per running loop. 30 ``asyncio.run`` calls must
+not keep 30 pools open: a client closes itself when its loop shuts down its async generators
+(``asyncio.run`` and ``asyncio.Runner`` do, before closing the loop), and each lookup drops
+the clients of loops that were closed without that; since a closed loop can run nothing,
+their sockets are released synchronously — an ``aclose()`` is never scheduled on a loop
+other than the client's own.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -42,6 +54,7 @@ from workersai.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    DailyLimitExceededError,
     InvalidInputError,
     WorkersAIError,
     error_from_response,
@@ -99,15 +112,123 @@ class _OwnedClient(httpx.Client):
                 pass
 
 
+def _asyncio_transport(stream: Any) -> asyncio.BaseTransport | None:
+    """The asyncio transport under an httpcore network stream (AnyIOStream → anyio TLS or
+    socket stream → asyncio transport); ``None`` if the layers are not the expected ones."""
+    for _ in range(5):
+        if isinstance(stream, asyncio.BaseTransport):
+            return stream
+        stream = next(
+            (
+                getattr(stream, name)
+                for name in ("_stream", "transport_stream", "_transport")
+                if getattr(stream, name, None) is not None
+            ),
+            None,
+        )
+    return None
+
+
+def _release_now(transport: asyncio.BaseTransport) -> None:
+    """Close the socket of a connection whose event loop is closed."""
+    try:
+        transport.abort()  # type: ignore[attr-defined]
+    except Exception:  # noqa: S110 - a closed loop refuses the call_soon abort() needs
+        pass
+    # What abort() schedules and a closed loop never runs: the protocol's connection_lost,
+    # then sock.close() in its `finally`. Calling it directly is the only way to free the
+    # descriptor (the transport's TransportSocket has no close()).
+    lost = getattr(transport, "_call_connection_lost", None)
+    if callable(lost) and getattr(transport, "_sock", None) is not None:
+        try:
+            lost(None)
+        except Exception:  # noqa: S110 - the socket was closed in its `finally` regardless
+            pass
+
+
+def _abandon(client: httpx.AsyncClient) -> None:
+    """Release every pooled socket of an ``AsyncClient`` whose event loop is closed.
+
+    httpx can only close a pool with ``await aclose()`` on the loop its connections were
+    opened on; once that loop is closed nothing can be awaited there, and scheduling the
+    ``aclose()`` on another loop fails with "Event loop is closed" (a "Task exception was
+    never retrieved" at best). So the sockets are closed directly.
+    """
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    for connection in list(getattr(pool, "_connections", None) or ()):
+        inner = getattr(connection, "_connection", None)  # AsyncHTTPConnection → HTTP/1.1 or 2
+        transport = _asyncio_transport(getattr(inner, "_network_stream", None))
+        if transport is not None:
+            _release_now(transport)
+    if isinstance(client, _OwnedAsyncClient):
+        client._abandoned = True
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # strong references: a bare task may be GC'd mid-run
+
+
+def _close_on(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+    """Start ``client.aclose()`` as a task of ``loop`` (call from that loop's thread)."""
+    if client.is_closed:
+        return
+    task = loop.create_task(client.aclose())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
+
+
+async def _close_at_loop_shutdown(
+    client_ref: weakref.ref[httpx.AsyncClient],
+) -> AsyncIterator[None]:
+    # Never resumed: an event loop's shutdown_asyncgens() — run by asyncio.run() and
+    # asyncio.Runner before they close the loop — acloses every async generator the loop saw
+    # start, and this `finally` then closes the pool while its loop can still run the close.
+    try:
+        yield
+    finally:
+        client = client_ref()
+        if client is not None and not client.is_closed:
+            await client.aclose()
+
+
+async def _start(agen: AsyncIterator[None]) -> None:
+    await agen.__anext__()
+
+
 class _OwnedAsyncClient(httpx.AsyncClient):
-    """Async twin of :class:`_OwnedClient`: closes on the running loop if there is one."""
+    """Async twin of :class:`_OwnedClient`, bound to the event loop it was created on.
+
+    When garbage-collected it closes on its own loop if that loop is alive; if the loop is
+    closed it releases its sockets directly (see :func:`_abandon`) — it never schedules an
+    ``aclose()`` on whatever other loop happens to be running.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._loop_ref = weakref.ref(loop)
+        self._abandoned = False
+        # The loop only holds its async generators weakly: keep this one alive with us.
+        self._closer = _close_at_loop_shutdown(weakref.ref(self))
+        task = loop.create_task(_start(self._closer))
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
 
     def __del__(self) -> None:
-        if self.is_closed:
-            return
         try:
-            asyncio.get_running_loop().create_task(self.aclose())
-        except Exception:  # noqa: S110 - no running loop: the loop's end closed the sockets
+            if self.is_closed or self._abandoned:
+                return
+            loop = self._loop_ref()
+            if loop is None or loop.is_closed():
+                _abandon(self)
+                return
+            try:
+                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                _close_on(loop, self)
+            else:
+                loop.call_soon_threadsafe(_close_on, loop, self)
+        except Exception:  # noqa: S110 - interpreter shutdown or a loop closed meanwhile
             pass
 
 
@@ -117,6 +238,7 @@ class RetryPolicy:
 
     initial_delay: float = 0.5
     max_delay: float = 8.0
+    # The longest Retry-After obeyed; a longer one is replaced by the backoff, not obeyed.
     max_retry_after: float = 60.0
     jitter: float = 0.25
 
@@ -151,13 +273,16 @@ class PreparedRequest:
 
     method: str
     url: str
-    headers: dict[str, str]
-    content: bytes | None
+    # Authorization (and cf-aig-authorization) live here: never in a repr, a log or a traceback.
+    headers: dict[str, str] = field(repr=False)
+    content: bytes | None = field(repr=False)  # the caller's data, possibly megabytes of it
     params: dict[str, str] | None
     timeout: httpx.Timeout
     max_retries: int
     model: str | None
     label: str  # "POST /ai/run/@cf/..." — for logs and errors, without the account id
+    # False when sending twice has an effect (a Batch API submit queues and bills a job).
+    idempotent: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,20 +350,32 @@ class _RetryLogic:
         retries_taken: int,
         req: PreparedRequest,
         headers: Mapping[str, str] | None = None,
+        cause: BaseException | None = None,
     ) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up."""
         if retries_taken >= req.max_retries:
             return None
+        if isinstance(error, APIError) and (
+            isinstance(error, DailyLimitExceededError) or 3036 in error.codes
+        ):
+            return None  # the allocation resets at 00:00 UTC: no header makes a retry succeed
         should = (headers or {}).get("x-should-retry")
         if should == "false":
             return None
-        if should != "true" and not error.is_retryable:
-            return None
+        if should != "true":
+            if not error.is_retryable:
+                return None
+            if not req.idempotent and not _surely_not_accepted(error, cause):
+                return None
         retry_after = error.retry_after if isinstance(error, APIError) else None
-        if retry_after is not None and math.isfinite(retry_after):
-            if retry_after > self.policy.max_retry_after:
-                return None  # the server wants a long pause: retrying now cannot succeed
-            return max(retry_after, 0.0)
+        if (
+            retry_after is not None
+            and math.isfinite(retry_after)
+            and 0 <= retry_after <= self.policy.max_retry_after
+        ):
+            return retry_after
+        # No usable Retry-After (absent, negative, or longer than we are willing to block):
+        # the computed backoff, as openai-python does, rather than giving up at once.
         return self.policy.backoff(retries_taken)
 
     def log_retry(
@@ -259,9 +396,38 @@ class _RetryLogic:
         )
 
 
-def _finalise(error: WorkersAIError, retries_taken: int) -> WorkersAIError:
+# Failures that happen before a request is on the wire: the server cannot have acted on it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def _surely_not_accepted(error: WorkersAIError, cause: BaseException | None) -> bool:
+    """Whether a failed non-idempotent request certainly had no effect, so resending it
+    cannot do the work twice: it never left (connect errors), or it was refused (429)."""
+    if isinstance(cause, _NOT_SENT):
+        return True
+    return isinstance(error, APIError) and error.status_code == 429
+
+
+def _finalise(
+    error: WorkersAIError,
+    retries_taken: int,
+    req: PreparedRequest | None = None,
+    cause: BaseException | None = None,
+) -> WorkersAIError:
     if isinstance(error, (APIError, APIConnectionError)):
         error.retries_taken = retries_taken
+    if (
+        req is not None
+        and not req.idempotent
+        and error.is_retryable
+        and retries_taken < req.max_retries
+        and not _surely_not_accepted(error, cause)
+    ):
+        note = (
+            f"{req.label} was not retried: the server may have accepted it before failing, "
+            "and sending it again could do (and bill) the work twice. Check before resending."
+        )
+        error.hint = f"{note} {error.hint}" if error.hint else note
     return error
 
 
@@ -337,9 +503,9 @@ class SyncTransport:
                 finally:
                     if not (response.is_success and stream):
                         response.close()
-            delay = self._retry.delay(error, retries_taken, req, headers)
+            delay = self._retry.delay(error, retries_taken, req, headers, cause)
             if delay is None:
-                raise _finalise(error, retries_taken) from cause
+                raise _finalise(error, retries_taken, req, cause) from cause
             retries_taken += 1
             self._retry.log_retry(req, error, delay, retries_taken)
             time.sleep(delay)
@@ -382,7 +548,7 @@ class SyncTransport:
                     raise _finalise(error, retries_taken) from exc
             finally:
                 response.close()
-            delay = self._retry.delay(error, retries_taken, req)
+            delay = self._retry.delay(error, retries_taken, req, None, cause)
             if delay is None:
                 if cause is None:
                     return  # an empty stream: the reader reports it as truncated
@@ -405,9 +571,12 @@ class AsyncTransport:
         _check_option("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
         _check_option("retry_policy", retry_policy, RetryPolicy, "a RetryPolicy")
         self._user_client = http_client
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        # Weak keys so a loop can be collected; a client with open connections keeps its
+        # loop alive, though, which is why closed loops are also pruned on every lookup.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OwnedAsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._lock = threading.Lock()  # loops of several threads may share this transport
         self._timeout = timeout
         self._retry = _RetryLogic(retry_policy or RetryPolicy())
 
@@ -416,19 +585,36 @@ class AsyncTransport:
         if self._user_client is not None:
             return self._user_client
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            client = _OwnedAsyncClient(
-                timeout=self._timeout, limits=DEFAULT_LIMITS, verify=_ssl_context()
-            )
-            self._clients[loop] = client
+        with self._lock:
+            client = self._clients.get(loop)
+            stale = len(self._clients) > (0 if client is None else 1)
+            dead = self._prune() if stale else []
+            if client is None or client.is_closed:
+                client = _OwnedAsyncClient(
+                    loop, timeout=self._timeout, limits=DEFAULT_LIMITS, verify=_ssl_context()
+                )
+                self._clients[loop] = client
+        for old in dead:
+            _abandon(old)
         return client
 
+    def _prune(self) -> list[_OwnedAsyncClient]:
+        """Remove the clients of closed loops (caller holds the lock); returns them."""
+        dead = [(loop, c) for loop, c in list(self._clients.items()) if loop.is_closed()]
+        for loop, _ in dead:
+            del self._clients[loop]
+        return [c for _, c in dead]
+
     async def aclose(self) -> None:
-        """Close the client of the running loop (clients of other loops die with their loop)."""
+        """Close the client of the running loop and release those of closed loops (clients
+        of other live loops stay usable there)."""
         if self._user_client is not None:
             return
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        with self._lock:
+            client = self._clients.pop(asyncio.get_running_loop(), None)
+            dead = self._prune()
+        for old in dead:
+            _abandon(old)
         if client is not None:
             await client.aclose()
 
@@ -471,9 +657,9 @@ class AsyncTransport:
                 finally:
                     if not (response.is_success and stream):
                         await response.aclose()
-            delay = self._retry.delay(error, retries_taken, req, headers)
+            delay = self._retry.delay(error, retries_taken, req, headers, cause)
             if delay is None:
-                raise _finalise(error, retries_taken) from cause
+                raise _finalise(error, retries_taken, req, cause) from cause
             retries_taken += 1
             self._retry.log_retry(req, error, delay, retries_taken)
             await asyncio.sleep(delay)
@@ -516,7 +702,7 @@ class AsyncTransport:
                     raise _finalise(error, retries_taken) from exc
             finally:
                 await response.aclose()
-            delay = self._retry.delay(error, retries_taken, req)
+            delay = self._retry.delay(error, retries_taken, req, None, cause)
             if delay is None:
                 if cause is None:
                     return

@@ -19,7 +19,6 @@ from workersai import (
     CapacityExceededError,
     DailyLimitExceededError,
     InternalServerError,
-    RateLimitError,
     RetryPolicy,
     WorkersAI,
 )
@@ -133,16 +132,6 @@ def test_retry_after_ms_wins_over_retry_after(server: WorkersAIServer) -> None:
     start = time.monotonic()
     _client(server, policy).chat(LLAMA, USER)
     assert 0.25 <= time.monotonic() - start < 5
-
-
-def test_retry_after_beyond_the_cap_is_not_retried(
-    server: WorkersAIServer, fast_retries: RetryPolicy
-) -> None:
-    server.enqueue(Reply.error(*CAPACITY, headers={"Retry-After": "3600"}), OK)
-    with pytest.raises(RateLimitError) as info:
-        _client(server, fast_retries).chat(LLAMA, USER)
-    assert info.value.retry_after == 3600
-    assert len(server.requests) == 1
 
 
 def test_x_should_retry_true_retries_a_400(
