@@ -34,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 CHART = ROOT / "docs" / "benchmarks.png"
+RESULTS = ROOT / "bench" / "results.json"  # the numbers behind the README section
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -67,10 +68,10 @@ def _versions() -> str:
 
 
 def _short(label: str) -> str:
+    """A chart label: no markdown, no long descriptions (a parenthesis with commas)."""
     label = re.sub(r"[*`]", "", label)
-    return re.sub(r"\s*\(.*?\)$", "", label).replace(
-        "llama-index-embeddings-cloudflare-workersai", "llama-index-emb-cf"
-    )
+    label = re.sub(r"\s*\([^)]*,[^)]*\)$", "", label)
+    return label.replace("llama-index-embeddings-cloudflare-workersai", "llama-index-emb-cf")
 
 
 def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str, Any]) -> None:
@@ -79,66 +80,89 @@ def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 5.2))
-    ours = "#f38020"  # Cloudflare orange
-    theirs = "#7a7a7a"
-    baseline = "#3b6ea8"
+    ours, theirs, baseline = "#f38020", "#8a8a8a", "#3b6ea8"  # Cloudflare orange for ours
 
+    def colour(label: str, is_baseline: bool) -> str:
+        if is_baseline:
+            return baseline
+        return theirs if "cloudflare" in label.split("`", maxsplit=1)[0].lower() else ours
+
+    def bars(
+        axis: Any, labels: list[str], values: list[float], colours: list[str], fmt: str
+    ) -> None:
+        axis.barh(labels, values, color=colours)
+        axis.invert_yaxis()
+        for y, value in enumerate(values):
+            axis.text(value, y, " " + fmt.format(value), va="center", fontsize=8)
+        axis.margins(x=0.18)
+        axis.spines[["top", "right"]].set_visible(False)
+
+    figure, (top, middle, bottom) = plt.subplots(
+        3, 1, figsize=(11, 12), gridspec_kw={"height_ratios": [10, 8, 3]}
+    )
     rows = embeddings["rows"]
-    labels = [_short(r["label"]) for r in rows]
-    colours = [
-        baseline
-        if i == 0
-        else (theirs if "cloudflare" in r["label"].split("`")[0].lower() else ours)
-        for i, r in enumerate(rows)
-    ]
-    left.barh(labels, [r["seconds"] for r in rows], color=colours)
-    left.invert_yaxis()
-    left.set_xlabel("seconds (lower is better)")
-    left.set_title(
-        f"Embed {embeddings['texts']:,} texts ({embeddings['latency_ms']:.0f} ms latency)"
+    bars(
+        top,
+        [_short(r["label"]) for r in rows],
+        [embeddings["texts"] / r["seconds"] for r in rows],
+        [colour(r["label"], i == 0) for i, r in enumerate(rows)],
+        "{:,.0f}",
+    )
+    top.set_xlabel("texts embedded per second (higher is better)")
+    top.set_title(
+        f"Embedding {embeddings['texts']:,} texts, 768-dim, {embeddings['latency_ms']:.0f} ms "
+        "server latency",
+        loc="left",
+        fontsize=11,
     )
 
     per_call = chat["per_call"]
-    labels = [_short(r["path"]) for r in per_call]
-    colours = [
-        baseline
-        if r["path"] == r["baseline"]
-        else (theirs if "langchain-cloudflare" in r["path"] else ours)
-        for r in per_call
-    ]
-    middle.barh(labels, [r["median"] * 1e6 for r in per_call], color=colours)
-    middle.invert_yaxis()
-    middle.set_xlabel("µs per call, median (lower is better)")
-    middle.set_title("Chat call overhead on loopback")
+    bars(
+        middle,
+        [_short(r["path"]) for r in per_call],
+        [r["median"] * 1e6 for r in per_call],
+        [colour(r["path"], r["path"] == r["baseline"]) for r in per_call],
+        "{:,.0f} µs",
+    )
+    middle.set_xlabel("µs per call on loopback, median (lower is better)")
+    middle.set_title(
+        "One chat call: client cost plus the same local round trip", loc="left", fontsize=11
+    )
 
     added = storm["added_latency_ms"]
     names = list(added)
-    x = range(len(names))
-    right.bar([i - 0.2 for i in x], [added[n]["p50"] for n in names], 0.4, label="p50", color=ours)
-    right.bar(
-        [i + 0.2 for i in x], [added[n]["p99"] for n in names], 0.4, label="p99", color=baseline
+    labels = [f"{name} p50" for name in names] + [f"{name} p99" for name in names]
+    values = [added[n]["p50"] for n in names] + [added[n]["p99"] for n in names]
+    bars(bottom, labels, values, [ours] * len(names) + [baseline] * len(names), "{:,.0f} ms")
+    bottom.set_xlabel("ms added to a call that met a fault (backoff, retries, timeouts)")
+    bottom.set_title(
+        f"Fault storm: {storm['survived']:,}/{storm['requests']:,} correct, "
+        f"{storm['typed_errors']} typed errors, {storm['wrong_or_untyped']} wrong",
+        loc="left",
+        fontsize=11,
     )
-    right.set_xticks(list(x), names)
-    right.set_ylabel("ms added to a call that met a fault")
-    right.set_title(
-        f"Fault storm: {storm['survived']:,} of {storm['requests']:,} correct, "
-        f"{storm['typed_errors']} typed errors"
-    )
-    right.legend()
     figure.suptitle(
-        f"workersai benchmarks — Python {platform.python_version()}, {os.cpu_count()} CPUs"
+        f"workersai benchmarks (Python {platform.python_version()}, {os.cpu_count()} CPUs); "
+        "orange: workersai, grey: other integrations, blue: raw httpx / p99",
+        fontsize=10,
     )
     figure.tight_layout()
     CHART.parent.mkdir(exist_ok=True)
-    figure.savefig(CHART, dpi=110)
+    figure.savefig(CHART, dpi=100)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     parser.add_argument("--no-readme", action="store_true", help="print instead of editing README")
+    parser.add_argument(
+        "--redraw", action="store_true", help=f"only redraw the chart from {RESULTS.name}"
+    )
     args = parser.parse_args()
+    if args.redraw:
+        saved = json.loads(RESULTS.read_text(encoding="utf-8"))
+        draw_chart(saved["chat"], saved["embeddings"], saved["storm"])
+        return
     quick = args.quick
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -158,6 +182,9 @@ def main() -> None:
         chat = json.loads((out / "chat.json").read_text())
         embeddings = json.loads((out / "embeddings.json").read_text())
         storm = json.loads((out / "storm.json").read_text())
+    if not quick and not args.no_readme:
+        results = {"chat": chat, "embeddings": embeddings, "storm": storm}
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     try:
         draw_chart(chat, embeddings, storm)
         chart_note = f"![benchmarks](docs/{CHART.name})\n\n"

@@ -13,6 +13,7 @@ Short names resolve to full ids::
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -209,10 +210,11 @@ class ModelInfo:
         parts = self.id.split("/")
         return parts[1] if len(parts) >= 3 else None
 
-    @property
-    def rates(self) -> dict[str, float]:
+    @functools.cached_property
+    def rates(self) -> Mapping[str, float]:
         """USD per unit of each :attr:`ModelPrice.kind` the model is charged by (per token,
-        per audio minute, per tile...). Prices in other currencies are left out."""
+        per audio minute, per tile...). Prices in other currencies are left out. Parsed once
+        per entry: every chat result's cost estimate reads it."""
         return {p.kind: p.per_unit for p in self.price if p.currency.upper() == "USD"}
 
     def price_per_token(self, kind: str) -> float | None:
