@@ -38,40 +38,25 @@ from typing import Any
 import httpx
 
 from workersai import AsyncWorkersAI, WorkersAI, WorkersAIError
-from workersai.testing import FaultStorm, RecordedRequest, Reply, WorkersAIServer
+from workersai.testing import (
+    FaultStorm,
+    WorkersAIServer,
+    echo_answer,
+    echo_vector,
+)
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
 BGE = "@cf/baai/bge-small-en-v1.5"
-USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
 TIMEOUT = 1.0
 STALL = 2.0
 MAX_RETRIES = 2
-
-
-def answer(request: RecordedRequest) -> Reply:
-    """The correct answer: chat echoes, streams echo in three events, vectors encode the text."""
-    body = request.json()
-    if request.model == BGE:
-        texts = body["text"]
-        vectors = [[float(len(t)), float(t.rsplit("-", 1)[1])] for t in texts]
-        return Reply.result({"shape": [len(texts), 2], "data": vectors, "pooling": "mean"})
-    content = body["messages"][-1]["content"]
-    if body.get("stream"):
-        return Reply.sse(
-            [
-                {"response": "echo ", "p": "pad"},
-                {"response": content},
-                {"response": "", "usage": USAGE},
-            ]
-        )
-    return Reply.result({"response": f"echo {content}", "usage": USAGE})
 
 
 # -- the server, in its own process ---------------------------------------------------------
 
 
 def _serve(fault_rate: float, seed: int, conn: Connection) -> None:
-    storm = FaultStorm(answer, seed=seed, fault_rate=fault_rate, stall_seconds=STALL)
+    storm = FaultStorm(echo_answer, seed=seed, fault_rate=fault_rate, stall_seconds=STALL)
     with WorkersAIServer(storm) as server:
         conn.send(server.base_url)
         conn.recv()  # "stop"
@@ -121,7 +106,7 @@ def jobs(count: int, tag: str) -> list[Job]:
         if kind == "embed":
             texts = [f"{tag}-embed-{i}-{j}" for j in range(7)]
             key = json.dumps({"text": texts}, separators=(",", ":"))
-            expected = [[float(len(t)), float(j)] for j, t in enumerate(texts)]
+            expected = [echo_vector(t) for t in texts]
             out.append(Job(key, kind, texts, expected))
             continue
         content = f"{tag}-{kind}-{i}"

@@ -33,6 +33,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,11 +42,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "ECHO_USAGE",
     "FAULTS",
     "FaultStorm",
     "RecordedRequest",
     "Reply",
     "WorkersAIServer",
+    "echo_answer",
+    "echo_vector",
     "envelope",
     "sse_body",
 ]
@@ -368,8 +372,43 @@ class WorkersAIServer:
 
 
 # --------------------------------------------------------------------------------------
-# Fault storms
+# A correct answer to anything, and fault storms around it
 # --------------------------------------------------------------------------------------
+
+#: The usage :func:`echo_answer` reports for every chat answer.
+ECHO_USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+
+
+def echo_vector(text: str) -> list[float]:
+    """The vector :func:`echo_answer` gives ``text``: its length and its CRC-32, so a test can
+    check that each vector came back for the right text, in the right place."""
+    return [float(len(text)), float(zlib.crc32(text.encode("utf-8")))]
+
+
+def echo_answer(request: RecordedRequest) -> Reply:
+    """A correct Workers-AI-shaped answer to any chat or embeddings request — the ``answer``
+    to give :class:`FaultStorm` when the content does not matter, only that it comes back.
+
+    Chat answers ``"echo <last message>"`` with :data:`ECHO_USAGE` (a stream: three native
+    events with ``p`` padding and the usage trailer); embeddings answer one
+    :func:`echo_vector` per text in the ``{"shape", "data", "pooling"}`` envelope.
+    """
+    body = request.json()
+    body = body if isinstance(body, dict) else {}
+    texts = body.get("text")
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(texts, list):
+        vectors = [echo_vector(str(t)) for t in texts]
+        return Reply.result({"shape": [len(vectors), 2], "data": vectors, "pooling": "mean"})
+    messages = body.get("messages") or [{}]
+    content = messages[-1].get("content", "") if isinstance(messages[-1], dict) else ""
+    content = content or str(body.get("prompt", ""))
+    if body.get("stream"):
+        events = [{"response": "echo ", "p": "pad"}, {"response": content}]
+        return Reply.sse([*events, {"response": "", "usage": ECHO_USAGE}])
+    return Reply.result({"response": f"echo {content}", "usage": ECHO_USAGE})
+
 
 #: Faults a :class:`FaultStorm` injects, by name. ``*_after_events`` only apply to streams.
 FAULTS: dict[str, Callable[[], Reply]] = {

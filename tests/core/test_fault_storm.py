@@ -36,7 +36,12 @@ from workersai import (
     WorkersAI,
     WorkersAIError,
 )
-from workersai.testing import FaultStorm, RecordedRequest, Reply, WorkersAIServer
+from workersai.testing import (
+    FaultStorm,
+    WorkersAIServer,
+    echo_answer,
+    echo_vector,
+)
 
 pytestmark = [
     LOOPBACK,
@@ -64,30 +69,6 @@ EXPECTED_ERROR: dict[str, type[WorkersAIError]] = {
     "malformed_event": StreamError,
 }
 NOT_RETRIED = {"3036", "truncated_after_events", "cut_after_events", "malformed_event"}
-
-
-def answer(request: RecordedRequest) -> Reply:
-    body = request.json()
-    if request.model == BGE:
-        # the vector encodes which text it belongs to, so order can be checked exactly
-        return Reply.result(
-            {
-                "shape": [len(body["text"]), 2],
-                "data": [[float(len(t)), float(t.rsplit("-", 1)[1])] for t in body["text"]],
-                "pooling": "mean",
-            }
-        )
-    content = body["messages"][-1]["content"]
-    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
-    if body.get("stream"):
-        return Reply.sse(
-            [
-                {"response": "echo ", "p": "pad"},
-                {"response": content},
-                {"response": "", "usage": usage},
-            ]
-        )
-    return Reply.result({"response": f"echo {content}", "usage": usage})
 
 
 def expected_attempts(outcomes: list[str]) -> int:
@@ -175,7 +156,7 @@ def _collect_earlier_garbage() -> None:
 
 
 def test_sync_storm(fast_retries: RetryPolicy) -> None:
-    storm = FaultStorm(answer, seed=1, fault_rate=0.35, stall_seconds=TIMEOUT * 2)
+    storm = FaultStorm(echo_answer, seed=1, fault_rate=0.35, stall_seconds=TIMEOUT * 2)
     ledger = Ledger()
     expectations: dict[str, Any] = {}
     with WorkersAIServer(storm) as server:
@@ -206,7 +187,7 @@ def test_sync_storm(fast_retries: RetryPolicy) -> None:
                 else:
                     texts = [f"sync-embed-{i}-{j}" for j in range(7)]
                     key = _embed_body(texts)
-                    expectations[key] = [[float(len(t)), float(j)] for j, t in enumerate(texts)]
+                    expectations[key] = [echo_vector(t) for t in texts]
                     pool.submit(ledger.run, key, lambda t=texts: client.embed(BGE, t).vectors)
         client.close()
     stats = _verify(storm, ledger, expectations)
@@ -214,7 +195,7 @@ def test_sync_storm(fast_retries: RetryPolicy) -> None:
 
 
 def test_async_storm() -> None:
-    storm = FaultStorm(answer, seed=2, fault_rate=0.35, stall_seconds=TIMEOUT * 2)
+    storm = FaultStorm(echo_answer, seed=2, fault_rate=0.35, stall_seconds=TIMEOUT * 2)
     ledger = Ledger()
     expectations: dict[str, Any] = {}
 
@@ -255,7 +236,7 @@ def test_async_storm() -> None:
             else:
                 texts = [f"async-embed-{i}-{j}" for j in range(7)]
                 key = _embed_body(texts)
-                expectations[key] = [[float(len(t)), float(j)] for j, t in enumerate(texts)]
+                expectations[key] = [echo_vector(t) for t in texts]
                 jobs.append(call(key, lambda t=texts: embed(t)))
         await asyncio.gather(*jobs)
         await client.aclose()
