@@ -163,6 +163,18 @@ def server() -> Iterator[WorkersAIServer]:
         yield srv
 
 
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[WorkersAIServer]:
+    """One loopback server for a whole module's table of cases (cheaper than one per case)."""
+    with WorkersAIServer() as srv:
+        yield srv
+
+
+def loopback_connection(server: WorkersAIServer) -> dict[str, Any]:
+    """Constructor arguments pointing a LangChain or LlamaIndex class at ``server``."""
+    return {"account_id": "acct", "api_key": "tok", "base_url": server.base_url, "max_retries": 0}
+
+
 @pytest.fixture
 def isolated_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
     """A private copy of the process-wide catalog, so a refresh cannot leak into other tests."""

@@ -16,7 +16,7 @@ import base64
 import inspect
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -337,13 +337,6 @@ CALLS = [
     case(lambda c: c.list_models(task=5), "task", "models-task-int"),
     case(lambda c: c.list_models(search=["x"]), "search", "models-search-list"),
 ]
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[WorkersAIServer]:
-    """One server for the whole table (starting one per case costs more than the case)."""
-    with WorkersAIServer() as srv:
-        yield srv
 
 
 @pytest.fixture(params=[WorkersAI, AsyncWorkersAI], ids=["sync", "async"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from langchain_workersai import (
     WorkersAIReranker,
 )
 from tests.conftest import LOOPBACK
+from tests.conftest import loopback_connection as _conn
 from workersai import InvalidInputError
 from workersai.testing import WorkersAIServer
 
@@ -40,16 +41,6 @@ SCOUT = "@cf/meta/llama-4-scout-17b-16e-instruct"
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
 BGE = "@cf/baai/bge-base-en-v1.5"
 SDXL = "@cf/stabilityai/stable-diffusion-xl-base-1.0"
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[WorkersAIServer]:
-    with WorkersAIServer() as srv:
-        yield srv
-
-
-def _conn(server: WorkersAIServer) -> dict[str, Any]:
-    return {"account_id": "acct", "api_key": "tok", "base_url": server.base_url, "max_retries": 0}
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ integrations raise) — all before any request reaches the loopback server.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from llamaindex_workersai import WorkersAI, WorkersAIEmbedding, WorkersAIRerank
 from tests.conftest import LOOPBACK
+from tests.conftest import loopback_connection as _conn
 from workersai import InvalidInputError
 from workersai.testing import WorkersAIServer
 
@@ -31,16 +32,6 @@ SCOUT = "@cf/meta/llama-4-scout-17b-16e-instruct"
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
 BGE = "@cf/baai/bge-base-en-v1.5"
 USER = [ChatMessage(role="user", content="hi")]
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[WorkersAIServer]:
-    with WorkersAIServer() as srv:
-        yield srv
-
-
-def _conn(server: WorkersAIServer) -> dict[str, Any]:
-    return {"account_id": "acct", "api_key": "tok", "base_url": server.base_url, "max_retries": 0}
 
 
 @pytest.mark.parametrize(
