@@ -29,23 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.compose import handler as compose_handler  # noqa: E402
+from tests.compose import pointed_at  # noqa: E402
 from workersai.examples import OFFLINE_ENV, save_exchanges  # noqa: E402
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 KEEP_OUTPUTS = {"03_images"}
-COMPOSE_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
-_CREDENTIAL_ENV = (
-    "CLOUDFLARE_BASE_URL",
-    "CLOUDFLARE_ACCOUNT_ID",
-    "CLOUDFLARE_API_TOKEN",
-    "CF_ACCOUNT_ID",
-    "CF_AI_API_TOKEN",
-    "CLOUDFLARE_ACCOUNT_ID_FILE",
-    "CLOUDFLARE_API_TOKEN_FILE",
-    "CLOUDFLARE_AI_GATEWAY",
-    OFFLINE_ENV,
-)
 
 
 @contextlib.contextmanager
@@ -62,23 +51,10 @@ def recording() -> Iterator[list[tuple[RecordedRequest, Reply]]]:
         exchanges.append((request, reply))
         return reply
 
-    saved = {name: os.environ.get(name) for name in _CREDENTIAL_ENV}
-    with WorkersAIServer(record) as server:
-        for name in _CREDENTIAL_ENV:
-            os.environ.pop(name, None)
-        os.environ["CLOUDFLARE_BASE_URL"] = server.base_url
-        os.environ["CLOUDFLARE_ACCOUNT_ID"] = COMPOSE_ACCOUNT_ID
-        os.environ["CLOUDFLARE_API_TOKEN"] = "composed-token-not-a-secret"
-        try:
-            yield exchanges
-            if missing:
-                raise SystemExit("compose: no scenario for\n" + "\n".join(missing))
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with WorkersAIServer(record) as server, pointed_at(server.base_url):
+        yield exchanges
+        if missing:
+            raise SystemExit("compose: no scenario for\n" + "\n".join(missing))
 
 
 def _in_key_order(

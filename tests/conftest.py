@@ -73,24 +73,10 @@ def _compose_emulator() -> Iterator[WorkersAIServer | None]:
     if MODE != "compose":
         yield None
         return
-    from tests.compose import handler
+    from tests.compose import handler, pointed_at
 
-    with WorkersAIServer(handler) as server:
-        saved = {
-            k: os.environ.get(k)
-            for k in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN")
-        }
-        os.environ["CLOUDFLARE_BASE_URL"] = server.base_url
-        os.environ["CLOUDFLARE_ACCOUNT_ID"] = "0123456789abcdef0123456789abcdef"
-        os.environ["CLOUDFLARE_API_TOKEN"] = "composed-token-not-a-secret"
-        try:
-            yield server
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with WorkersAIServer(handler) as server, pointed_at(server.base_url):
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,12 @@ The first scenario that returns a reply wins.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import os
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from workersai.testing import RecordedRequest, Reply
 
@@ -45,3 +47,39 @@ def handler(request: RecordedRequest) -> Reply:
         None,
         f"compose: no scenario for {request.method} {request.path} {request.body[:200]!r}",
     )
+
+
+#: The account id every composed exchange was made with (scrubbed to ACCOUNT_ID on record).
+COMPOSE_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
+# Every variable a client reads its credentials, API root or gateway from.
+_CLIENT_ENV = (
+    "CLOUDFLARE_BASE_URL",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_API_TOKEN",
+    "CF_ACCOUNT_ID",
+    "CF_AI_API_TOKEN",
+    "CLOUDFLARE_ACCOUNT_ID_FILE",
+    "CLOUDFLARE_API_TOKEN_FILE",
+    "CLOUDFLARE_AI_GATEWAY",
+    "WORKERSAI_OFFLINE",
+)
+
+
+@contextlib.contextmanager
+def pointed_at(base_url: str) -> Iterator[None]:
+    """Every client created inside talks to ``base_url`` with composed credentials; the
+    environment is restored afterwards (a developer's real token never reaches the emulator)."""
+    saved = {name: os.environ.get(name) for name in _CLIENT_ENV}
+    for name in _CLIENT_ENV:
+        os.environ.pop(name, None)
+    os.environ["CLOUDFLARE_BASE_URL"] = base_url
+    os.environ["CLOUDFLARE_ACCOUNT_ID"] = COMPOSE_ACCOUNT_ID
+    os.environ["CLOUDFLARE_API_TOKEN"] = "composed-token-not-a-secret"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
