@@ -38,7 +38,8 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.isdigit():
+    # isascii: str.isdigit() also accepts "¹" and other digits int() refuses
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return None
 

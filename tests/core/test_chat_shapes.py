@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from workersai import RetryPolicy, WorkersAI
+from workersai import RetryPolicy, Usage, WorkersAI
 from workersai.testing import Reply, WorkersAIServer
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -585,3 +585,10 @@ def test_text_that_is_not_a_json_answer_is_not_parsed(
     result = client.chat(LLAMA, USER, **options)
     assert result.text == text
     assert result.parsed is None
+
+
+def test_usage_counts_sent_as_unicode_digits_are_ignored_not_a_crash() -> None:
+    # "¹" passes str.isdigit() but int() refuses it (found by tests/core/test_fuzz.py)
+    usage = Usage.from_wire({"prompt_tokens": "¹", "completion_tokens": "3"})
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (0, 3, 3)
