@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -61,6 +60,7 @@ from workersai._transport import (
     StreamOpened,
     SyncTransport,
     _ssl_context,
+    check_seconds,
     coerce_timeout,
     decode_body,
 )
@@ -660,20 +660,9 @@ class _ClientBase:
 
 
 def _check_wait(poll_interval: float, max_poll_interval: float, timeout: float) -> None:
-    for name, value in (
-        ("poll_interval", poll_interval),
-        ("max_poll_interval", max_poll_interval),
-        ("timeout", timeout),
-    ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise InvalidInputError(
-                f"{name} must be a positive number of seconds, got {value!r}", field=name
-            )
+    check_seconds("poll_interval", poll_interval)
+    check_seconds("max_poll_interval", max_poll_interval)
+    check_seconds("timeout", timeout)
 
 
 def _models_page(result: Any, raw: Any) -> tuple[list[ModelInfo], bool]:

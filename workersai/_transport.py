@@ -68,6 +68,20 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 USER_AGENT = f"workersai-python/{__version__} httpx/{httpx.__version__}"
 
 
+def check_seconds(name: str, value: Any) -> float:
+    """``value`` as a positive, finite number of seconds, or :class:`InvalidInputError`."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidInputError(
+            f"{name} must be a positive number of seconds, got {value!r}", field=name
+        )
+    return float(value)
+
+
 def coerce_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     """A real timeout: ``None`` means the default (60 s, connect 5 s), never "wait forever"."""
     if timeout is None:
@@ -76,16 +90,8 @@ def coerce_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         if timeout.read is None and timeout.connect is None:
             return DEFAULT_TIMEOUT
         return timeout
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise InvalidInputError(
-            f"timeout must be a positive number of seconds, got {timeout!r}", field="timeout"
-        )
-    return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+    seconds = check_seconds("timeout", timeout)
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))
 
 
 def _check_option(name: str, value: Any, kind: type, label: str) -> None:
