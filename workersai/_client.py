@@ -27,6 +27,7 @@ from workersai._chat import (
     parse_chat_response,
 )
 from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
+from workersai._digits import ascii_int
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
     BatchWaitOptions,
@@ -256,8 +257,8 @@ def _image_content_type(url: str, response: httpx.Response) -> str:
             f"{url} is not an image (content-type {content_type or 'missing'!r})",
             hint=_IMAGE_HINT,
         )
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > _MAX_IMAGE_BYTES:
+    declared = ascii_int(response.headers.get("content-length", ""))
+    if declared is not None and declared > _MAX_IMAGE_BYTES:
         raise _image_too_large(url)
     return content_type
 

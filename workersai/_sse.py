@@ -21,6 +21,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from workersai._digits import ascii_int
+
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _EOL = re.compile(r"\r\n|\r|\n")
@@ -101,8 +103,8 @@ class SSEDecoder:
         elif name == "id":
             if "\0" not in value:
                 self._id = value
-        elif name == "retry" and value.isdigit():
-            self._retry = int(value)
+        elif name == "retry" and (retry := ascii_int(value)) is not None:
+            self._retry = retry
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workersai._digits import ascii_int
 from workersai.errors import UnexpectedResponseError, WorkersAIError
 from workersai.responses import Usage
 
@@ -45,9 +46,7 @@ def _item_id(raw: Any) -> int | None:
     """The item's integer ``id`` (a digit string counts); ``None`` when it has none."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw)
-    return None
+    return ascii_int(raw.strip()) if isinstance(raw, str) else None
 
 
 def _reference(raw: Any) -> str | None:

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workersai._digits import ascii_int
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -348,8 +350,8 @@ def _detail(code: Any, message: Any) -> CloudflareErrorDetail:
     parsed: int | None = None
     if isinstance(code, int) and not isinstance(code, bool):
         parsed = code
-    elif isinstance(code, str) and code.isdigit():
-        parsed = int(code)
+    elif isinstance(code, str):
+        parsed = ascii_int(code)
     if parsed is None:
         embedded = _EMBEDDED_CODE.match(text)
         if embedded:

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workersai._digits import ascii_int
+
 if TYPE_CHECKING:
     from workersai.usage import CostEstimate
 
@@ -38,9 +40,8 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    # isascii: str.isdigit() also accepts "¹" and other digits int() refuses
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
+    if isinstance(value, str):
+        return ascii_int(value)
     return None
 
 

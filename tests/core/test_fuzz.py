@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -695,3 +696,21 @@ def test_usage_reports_parse_and_merge(raw: Any, other: Any) -> None:
         merged = first.merge(second)
         assert merged.total_tokens >= max(first.total_tokens, second.total_tokens)
         assert isinstance((first + second).prompt_tokens, int)
+
+
+@pytest.mark.parametrize("text", ["¹", "²3", "٣", "５"])
+def test_unicode_digits_in_text_numbers_are_not_numbers(text: str) -> None:
+    # str.isdigit() accepts them, int() does not (or reads them differently): every place
+    # that reads a number from text — usage counts, error codes, SSE retry, batch ids,
+    # content-length — treats them as absent, never crashes.
+    from workersai._digits import ascii_int
+    from workersai.batch import _item_id
+    from workersai.errors import _detail
+
+    assert ascii_int(text) is None
+    assert Usage.from_wire({"prompt_tokens": text}).prompt_tokens == 0
+    assert _detail(text, "AiError: oops").code is None
+    assert _item_id(text) is None
+    (event,) = SSEDecoder().feed(f"retry: {text}\ndata: x\n\n".encode())
+    assert event.data == "x"
+    assert ascii_int(" 7") is None and ascii_int("42") == 42
