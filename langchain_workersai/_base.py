@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from workersai import AsyncWorkersAI, GatewayOptions, WorkersAI
-from workersai._config import account_id_from_env, api_token_from_env
+from workersai.integration import account_id_from_env, api_token_from_env
 
 _C = TypeVar("_C")
 

@@ -47,7 +47,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.tracers.context import register_configure_hook
 
 from langchain_workersai.chat_models import PROVIDER
-from workersai.responses import Usage
+from workersai.results import Usage
 from workersai.usage import UsageTotals, UsageTracker, is_tracking, track_usage
 
 __all__ = ["WorkersAICallbackHandler", "get_workersai_callback"]

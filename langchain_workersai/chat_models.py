@@ -46,12 +46,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
-from workersai import responses as wai
-from workersai._chat import GENERATION_PARAMS
-from workersai._messages import image_data_uri
-from workersai._tools import normalize_tool_choice
-from workersai._version import __version__
+from workersai import __version__
+from workersai import results as wai
 from workersai.errors import InvalidInputError
+from workersai.integration import GENERATION_PARAMS, image_data_uri, normalize_tool_choice
 from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info
 from workersai.schemas import TextGenerationInput, validate_input
 

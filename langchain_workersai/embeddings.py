@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field
 
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
-from workersai._embeddings import (
+from workersai.integration import (
     DEFAULT_MAX_CONCURRENCY,
     BatchWaitOptions,
     EmbedKind,

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
 from workersai import InvalidInputError, RerankResult
-from workersai._rerank import DEFAULT_RERANK_MODEL
+from workersai.integration import DEFAULT_RERANK_MODEL
 
 
 class WorkersAIReranker(WorkersAIClientFields, BaseDocumentCompressor):

@@ -31,8 +31,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.utils import parse_partial_json
 
 from workersai import ChatChunk, ChatResult, InvalidInputError, ToolCall, Usage
-from workersai._envelope import envelope_result
-from workersai._messages import image_data_uri
+from workersai.integration import envelope_result, image_data_uri
 
 _ROLES: dict[str, str] = {
     MessageRole.SYSTEM.value: "system",

@@ -73,7 +73,7 @@ from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
 from llamaindex_workersai.llms import WorkersAI
 from workersai.models import resolve_model
-from workersai.responses import Usage
+from workersai.results import Usage
 from workersai.usage import UsageScope, UsageTotals, UsageTracker, is_tracking, track_usage
 
 __all__ = ["WorkersAIUsageHandler", "workersai_usage"]

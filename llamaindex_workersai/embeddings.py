@@ -15,7 +15,7 @@ from llama_index.core.instrumentation.events.embedding import (
 
 from llamaindex_workersai._base import WorkersAIConnection, restore_connection
 from workersai import GatewayOptions
-from workersai._embeddings import (
+from workersai.integration import (
     DEFAULT_MAX_CONCURRENCY,
     BatchWaitOptions,
     EmbedKind,

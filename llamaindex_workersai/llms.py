@@ -46,7 +46,7 @@ from llamaindex_workersai._llm_convert import (
     _StreamState,
 )
 from workersai import GatewayOptions, ModelInfo, get_model_info, resolve_model
-from workersai._chat import GENERATION_PARAMS
+from workersai.integration import GENERATION_PARAMS
 from workersai.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:

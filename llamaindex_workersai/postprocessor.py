@@ -13,7 +13,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from llamaindex_workersai._base import WorkersAIConnection, restore_connection
 from workersai import GatewayOptions, InvalidInputError, RerankResult
-from workersai._rerank import DEFAULT_RERANK_MODEL
+from workersai.integration import DEFAULT_RERANK_MODEL
 
 dispatcher = get_dispatcher(__name__)
 

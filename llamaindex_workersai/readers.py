@@ -11,8 +11,8 @@ from pydantic import Field, PrivateAttr, SecretStr
 
 from llamaindex_workersai._base import WorkersAIConnection, restore_connection
 from workersai import GatewayOptions
-from workersai._media import mime_for_path
 from workersai.audio import Transcript
+from workersai.integration import mime_for_path
 from workersai.tasks import SPEECH_RECOGNITION_MODEL
 
 __all__ = ["WorkersAIWhisperReader"]

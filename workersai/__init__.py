@@ -45,7 +45,7 @@ from workersai.errors import (
 )
 from workersai.images import ImageResult
 from workersai.models import ModelInfo, get_catalog, get_model_info, resolve_model
-from workersai.responses import (
+from workersai.results import (
     ChatChunk,
     ChatResult,
     EmbeddingResult,

@@ -38,7 +38,7 @@ from workersai.errors import (
     error_from_response,
 )
 from workersai.models import get_model_info, resolve_model
-from workersai.responses import ChatChunk, ChatResult, ToolCall, ToolCallChunk, Usage
+from workersai.results import ChatChunk, ChatResult, ToolCall, ToolCallChunk, Usage
 from workersai.schemas import TextGenerationInput, validate_input
 
 Endpoint = Literal["native", "openai"]

@@ -68,7 +68,7 @@ from workersai._transport import (
 from workersai.batch import PENDING, BatchJob, BatchTimeoutError
 from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.models import ModelInfo, get_catalog, resolve_model, task_name
-from workersai.responses import ChatChunk, ChatResult, EmbeddingResult, Usage
+from workersai.results import ChatChunk, ChatResult, EmbeddingResult, Usage
 from workersai.schemas import validate_input
 from workersai.tasks import AsyncTaskMethods, TaskMethods
 from workersai.usage import record_request, record_run

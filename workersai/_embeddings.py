@@ -33,7 +33,7 @@ from workersai import _json
 from workersai._envelope import envelope_result
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import ModelInfo, get_model_info, resolve_model
-from workersai.responses import EmbeddingResult, Usage
+from workersai.results import EmbeddingResult, Usage
 from workersai.schemas import EmbeddingInput, validate_input
 
 if TYPE_CHECKING:

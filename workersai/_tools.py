@@ -18,7 +18,7 @@ from typing import Any
 
 from workersai import _json
 from workersai.errors import InvalidInputError
-from workersai.responses import ToolCall
+from workersai.results import ToolCall
 
 # Kimi-style turn-scoped ids ("functions.get_weather:0") repeat across turns (cloudflare/ai#526).
 _TURN_SCOPED_ID = re.compile(r"^functions\.[^:\s]+:\d+$")

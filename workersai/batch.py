@@ -27,7 +27,7 @@ from typing import Any
 
 from workersai._digits import ascii_int
 from workersai.errors import UnexpectedResponseError, WorkersAIError
-from workersai.responses import Usage
+from workersai.results import Usage
 
 __all__ = ["BatchItem", "BatchJob", "BatchTimeoutError"]
 

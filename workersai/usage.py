@@ -38,7 +38,7 @@ from typing import Any
 from workersai.errors import UnexpectedResponseError
 from workersai.images import ImageResult, image_size
 from workersai.models import ModelInfo, get_catalog, get_model_info
-from workersai.responses import Usage
+from workersai.results import Usage
 
 __all__ = [
     "CostEstimate",

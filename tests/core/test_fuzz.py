@@ -39,7 +39,7 @@ from workersai.batch import BatchJob
 from workersai.errors import error_from_response
 from workersai.images import ImageResult
 from workersai.models import ModelInfo
-from workersai.responses import Usage
+from workersai.results import Usage
 from workersai.tasks import TASKS
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
