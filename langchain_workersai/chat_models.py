@@ -51,6 +51,7 @@ from workersai import results as wai
 from workersai.errors import InvalidInputError
 from workersai.integration import GENERATION_PARAMS, image_data_uri, normalize_tool_choice
 from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info
+from workersai.pricing import estimate_cost
 from workersai.schemas import TextGenerationInput, validate_input
 
 __all__ = ["ChatWorkersAI"]
@@ -861,8 +862,6 @@ def _response_metadata(
         # Workers AI's billing unit; usage_metadata has no field for it
         metadata["neurons"] = usage.neurons
     if usage is not None:
-        from workersai.usage import estimate_cost
-
         # The estimate ChatResult.cost and the usage trackers give; left out when unknown
         # (no published price) rather than reported as 0.
         cost = estimate_cost(model, usage)

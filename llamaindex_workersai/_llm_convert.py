@@ -32,6 +32,7 @@ from llama_index.core.llms.utils import parse_partial_json
 
 from workersai import ChatChunk, ChatResult, InvalidInputError, ToolCall, Usage
 from workersai.integration import envelope_result, image_data_uri
+from workersai.pricing import estimate_cost
 
 _ROLES: dict[str, str] = {
     MessageRole.SYSTEM.value: "system",
@@ -165,8 +166,6 @@ def _response_kwargs(
     if gateway:
         out["gateway"] = dict(gateway)
     if usage is not None:
-        from workersai.usage import estimate_cost
-
         # The estimate ChatResult.cost and the usage trackers give.
         cost = estimate_cost(model, usage)
         if cost.usd is not None:

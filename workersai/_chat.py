@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workersai import _json
-from workersai._envelope import envelope_result
+from workersai._envelope import envelope_result, error_from_response
 from workersai._messages import prepare_messages, render_prompt
 from workersai._tools import (
     _CODE_FENCE,
@@ -35,7 +35,6 @@ from workersai.errors import (
     InvalidInputError,
     StreamError,
     StreamTruncatedError,
-    error_from_response,
 )
 from workersai.models import get_model_info, resolve_model
 from workersai.results import ChatChunk, ChatResult, ToolCall, ToolCallChunk, Usage

@@ -27,7 +27,6 @@ from workersai._chat import (
     parse_chat_response,
 )
 from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
-from workersai._digits import ascii_int
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
     BatchWaitOptions,
@@ -43,6 +42,7 @@ from workersai._embeddings import (
     run_plan_on_batch_api,
 )
 from workersai._envelope import envelope_result, unwrap_envelope
+from workersai._json import ascii_int
 from workersai._media import Multipart
 from workersai._rerank import (
     DEFAULT_RERANK_MODEL,

@@ -1,7 +1,12 @@
-"""JSON encoding and decoding, with orjson as an optional speed-up.
+"""Values on the wire: JSON encoding and decoding (orjson as an optional speed-up), and whole
+numbers sent as text.
 
 Embedding responses are large arrays of floats; orjson decodes them several times faster
 than the standard library. Both paths give identical Python values.
+
+Numbers arrive as text in headers, SSE fields, ids, error codes and usage counts.
+``str.isdigit()`` is true for "¹" and other Unicode digits that ``int()`` refuses, and HTTP
+headers decode as Latin-1, so a server can send one: :func:`ascii_int` counts ASCII digits only.
 """
 
 from __future__ import annotations
@@ -66,3 +71,8 @@ def dumps(obj: Any) -> bytes:
 def dumps_str(obj: Any) -> str:
     """Like :func:`dumps` but returns ``str``."""
     return dumps(obj).decode("utf-8")
+
+
+def ascii_int(text: str) -> int | None:
+    """``int(text)`` for a run of ASCII digits and nothing else, else ``None``."""
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -21,7 +21,7 @@ import codecs
 import re
 from dataclasses import dataclass
 
-from workersai._digits import ascii_int
+from workersai._json import ascii_int
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 

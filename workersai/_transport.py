@@ -48,6 +48,7 @@ from typing import Any
 import httpx
 
 from workersai import _json
+from workersai._envelope import error_from_response
 from workersai._sse import ServerSentEvent, SSEDecoder
 from workersai._version import __version__
 from workersai.errors import (
@@ -57,7 +58,6 @@ from workersai.errors import (
     DailyLimitExceededError,
     InvalidInputError,
     WorkersAIError,
-    error_from_response,
 )
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workersai._digits import ascii_int
+from workersai._json import ascii_int
 from workersai.errors import UnexpectedResponseError, WorkersAIError
 from workersai.results import Usage
 

@@ -30,7 +30,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -44,10 +44,8 @@ from workersai._media import (
 )
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import get_model_info, resolve_model
+from workersai.pricing import CostEstimate
 from workersai.schemas import TextToImageInput, validate_input
-
-if TYPE_CHECKING:
-    from workersai.usage import CostEstimate
 
 __all__ = [
     "DEFAULT_IMAGE_MODEL",

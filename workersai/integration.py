@@ -3,8 +3,8 @@
 ``langchain_workersai`` and ``llamaindex_workersai`` are thin: they translate framework types
 to and from the core's and leave every Workers AI quirk to the core. Besides the clients,
 results and errors exported by :mod:`workersai` (and the public modules ``workersai.models``,
-``.schemas``, ``.images``, ``.audio``, ``.tasks``, ``.usage``, ``.results``), this is all they
-use. A third integration (Haystack, DSPy, …) would use the same names.
+``.schemas``, ``.images``, ``.audio``, ``.tasks``, ``.results``, ``.pricing``, ``.usage``), this
+is all they use. A third integration (Haystack, DSPy, …) would use the same names.
 
 Everything here is stable API. The ``workersai._*`` modules behind it are private: they may
 be split, renamed or rewritten at any time, and no adapter imports them (a test checks).

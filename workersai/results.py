@@ -7,21 +7,19 @@ with exactly one final chunk that carries usage and the finish reason.
 
 These are plain dataclasses (not pydantic models): a stream creates one per token.
 
-Results carry their estimated ``cost`` (:class:`~workersai.usage.CostEstimate`), computed
+Results carry their estimated ``cost`` (:class:`~workersai.pricing.CostEstimate`), computed
 when read from the model's published price and the usage — the estimate the usage trackers
-record (:func:`workersai.usage.estimate_cost`).
+record (:func:`workersai.pricing.estimate_cost`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workersai._digits import ascii_int
-
-if TYPE_CHECKING:
-    from workersai.usage import CostEstimate
+from workersai._json import ascii_int
+from workersai.pricing import CostEstimate, estimate_cost
 
 __all__ = [
     "ChatChunk",
@@ -255,6 +253,4 @@ class EmbeddingResult:
 
 
 def _cost(model: str | None, usage: Usage | None) -> CostEstimate:
-    from workersai.usage import estimate_cost  # usage builds on these types
-
     return estimate_cost(model, usage)

@@ -6,6 +6,7 @@ import pytest
 
 import workersai.errors as errors_module
 from workersai import RetryPolicy, WorkersAI
+from workersai._envelope import error_from_response
 from workersai.testing import Reply, WorkersAIServer
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
@@ -163,7 +164,7 @@ def test_code_to_class_and_hint(
         "errors": [{"code": code, "message": message}],
         "messages": [],
     }
-    err = errors_module.error_from_response(
+    err = error_from_response(
         status,
         body,
         headers={"cf-ray": "8f1e2d3c4b5a6978-LHR"},
@@ -180,7 +181,7 @@ def test_code_to_class_and_hint(
 
 
 def test_7003_hint_suggests_the_nearest_known_model() -> None:
-    err = errors_module.error_from_response(
+    err = error_from_response(
         404,
         {"errors": [{"code": 7003, "message": "Could not route"}]},
         model="@cf/meta/llama-3-70b-instruct",
@@ -200,14 +201,14 @@ def test_several_errors_are_all_kept() -> None:
         ],
         "messages": [],
     }
-    err = errors_module.error_from_response(400, body)
+    err = error_from_response(400, body)
     assert err.codes == (7003, 7000)
     assert "7003: Could not route; 7000: No route for that URI" in err.message
 
 
 def test_code_embedded_in_the_message_is_found() -> None:
     # §2.1 GWC: "InferenceUpstreamError: 3040: ..." with no numeric code field
-    err = errors_module.error_from_response(
+    err = error_from_response(
         500,
         {"errors": [{"message": "InferenceUpstreamError: 3040: Capacity temporarily exceeded"}]},
     )
@@ -215,7 +216,7 @@ def test_code_embedded_in_the_message_is_found() -> None:
 
 
 def test_5006_field_pointer() -> None:
-    err = errors_module.error_from_response(
+    err = error_from_response(
         400,
         {
             "errors": [
@@ -231,9 +232,7 @@ def test_5006_field_pointer() -> None:
 
 
 def test_openai_style_error_object() -> None:
-    err = errors_module.error_from_response(
-        400, {"error": {"message": "Invalid tool", "code": 8001}}
-    )
+    err = error_from_response(400, {"error": {"message": "Invalid tool", "code": 8001}})
     assert (
         isinstance(err, errors_module.BadRequestError)
         and err.code == 8001
@@ -243,14 +242,14 @@ def test_openai_style_error_object() -> None:
 
 def test_html_body_from_a_proxy_is_still_typed() -> None:
     html = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>"
-    err = errors_module.error_from_response(502, html)
+    err = error_from_response(502, html)
     assert isinstance(err, errors_module.InternalServerError) and err.code is None
     assert "non-JSON response body: 502 Bad Gateway 502 Bad Gateway cloudflare" in err.message
     assert "<" not in err.message
 
 
 def test_empty_body() -> None:
-    err = errors_module.error_from_response(503, "")
+    err = error_from_response(503, "")
     assert isinstance(err, errors_module.InternalServerError) and "no error details" in err.message
 
 

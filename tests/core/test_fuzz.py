@@ -31,12 +31,12 @@ from workersai._chat import (
 )
 from workersai._client import _models_page
 from workersai._embeddings import EmbeddingRequest, parse_embedding_response
+from workersai._envelope import error_from_response
 from workersai._rerank import RerankRequest, parse_rerank_response
 from workersai._sse import ServerSentEvent, SSEDecoder
 from workersai._transport import decode_body, parse_retry_after
 from workersai.audio import AudioResult, Transcript, parse_vtt
 from workersai.batch import BatchJob
-from workersai.errors import error_from_response
 from workersai.images import ImageResult
 from workersai.models import ModelInfo
 from workersai.results import Usage
@@ -703,9 +703,9 @@ def test_unicode_digits_in_text_numbers_are_not_numbers(text: str) -> None:
     # str.isdigit() accepts them, int() does not (or reads them differently): every place
     # that reads a number from text — usage counts, error codes, SSE retry, batch ids,
     # content-length — treats them as absent, never crashes.
-    from workersai._digits import ascii_int
+    from workersai._json import ascii_int
     from workersai.batch import _item_id
-    from workersai.errors import _detail
+    from workersai._envelope import _detail
 
     assert ascii_int(text) is None
     assert Usage.from_wire({"prompt_tokens": text}).prompt_tokens == 0

@@ -184,13 +184,13 @@ def _search_item(model: str, task: str, *props: tuple[str, object]) -> dict[str,
 @pytest.fixture
 def bundled(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
     """A catalog of two bundled models dated 2026-05-01, seen on 2026-05-31."""
-    from workersai import models, usage
+    from workersai import models, pricing
 
     llama, bge = get_catalog().get(LLAMA), get_catalog().get(BGE)
     assert llama is not None and bge is not None
     catalog = ModelCatalog([llama, bge], as_of="2026-05-01")
     monkeypatch.setattr(models, "_catalog", catalog)
-    monkeypatch.setattr(usage, "date", _Today)
+    monkeypatch.setattr(pricing, "date", _Today)
     return catalog
 
 
