@@ -10,12 +10,11 @@ The LangChain integration lives in ``langchain_workersai``, the LlamaIndex one i
 
 from workersai._client import AsyncChatStream, AsyncWorkersAI, ChatStream, Multipart, WorkersAI
 from workersai._config import GatewayOptions
-from workersai._embeddings import BatchWaitOptions
 from workersai._rerank import RerankResult
 from workersai._transport import RetryPolicy
 from workersai._version import __version__
 from workersai.audio import AudioResult, Segment, Transcript, Word
-from workersai.batch import BatchItem, BatchJob, BatchTimeoutError
+from workersai.batch import BatchItem, BatchJob, BatchTimeoutError, BatchWaitOptions
 from workersai.errors import (
     APIConnectionError,
     APIError,

@@ -1,178 +1,79 @@
 """The clients: :class:`WorkersAI` (sync) and :class:`AsyncWorkersAI` (async).
 
-Both share everything but I/O: request building and answer parsing live in
-:class:`_ClientBase` and the ``_chat`` / ``_embeddings`` modules; the two classes only send
-and receive, through :mod:`workersai._transport` (the one retry layer).
+Both share everything but I/O: :class:`_ClientBase` holds the settings and builds every
+request; the two classes only send and receive, through :mod:`workersai._transport` (the one
+retry layer). Each feature lives in its own module, its sync and async halves side by side,
+and the clients wire them together:
+
+* chat — :mod:`workersai._chat` (requests, answers, stream assembly), :mod:`workersai._streams`
+  (the stream objects), :mod:`workersai._image_urls` (image URLs fetched and inlined);
+* embeddings — :mod:`workersai._embeddings`; reranking — :mod:`workersai._rerank`;
+* the Batch API — :mod:`workersai.batch` (``client.batch``);
+* the other tasks (images, speech, translation, …) — :mod:`workersai.tasks`, mixed in;
+* the catalog — :mod:`workersai.models`; usage and cost — :mod:`workersai.usage`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import logging
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
 
 from workersai import _json
-from workersai._chat import (
-    ChatRequest,
-    ChatStreamAssembler,
-    build_chat_request,
-    chunks_from_result,
-    parse_chat_response,
-)
+from workersai._chat import ChatRequest, build_chat_request, parse_chat_response
 from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
-    BatchWaitOptions,
+    EmbeddingPlan,
     EmbeddingRequest,
     EmbedKind,
     ProgressCallback,
-    _gather_or_cancel,
     arun_plan,
-    arun_plan_on_batch_api,
     parse_embedding_response,
     plan_embeddings,
     run_plan,
-    run_plan_on_batch_api,
 )
-from workersai._envelope import envelope_result, unwrap_envelope
-from workersai._json import ascii_int
+from workersai._envelope import envelope_result
+from workersai._image_urls import ainline_image_urls, inline_image_urls
 from workersai._media import Multipart
 from workersai._rerank import (
     DEFAULT_RERANK_MODEL,
+    RerankRequest,
     RerankResult,
     build_rerank_request,
     parse_rerank_response,
 )
+from workersai._streams import AsyncChatStream, ChatStream, ChatStreamState, unstreamed
 from workersai._transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     USER_AGENT,
     AsyncTransport,
-    JSONAnswer,
     PreparedRequest,
     RetryPolicy,
-    StreamOpened,
     SyncTransport,
-    _ssl_context,
-    check_seconds,
     coerce_timeout,
     decode_body,
+    read_checked_body,
+    read_result,
 )
-from workersai.batch import PENDING, BatchJob, BatchTimeoutError
-from workersai.errors import InvalidInputError, WorkersAIError
-from workersai.models import ModelInfo, get_catalog, resolve_model, task_name
-from workersai.results import ChatChunk, ChatResult, EmbeddingResult, Usage
+from workersai.batch import (
+    AsyncBatchAPI,
+    BatchAPI,
+    BatchBook,
+    BatchWaitOptions,
+    arun_plan_on_batch_api,
+    run_plan_on_batch_api,
+)
+from workersai.errors import InvalidInputError
+from workersai.models import ModelInfo, get_catalog, resolve_model, search_page, search_params
+from workersai.results import ChatChunk, ChatResult, EmbeddingResult
 from workersai.schemas import validate_input
 from workersai.tasks import AsyncTaskMethods, TaskMethods
 from workersai.usage import record_request, record_run
 
 __all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
-
-logger = logging.getLogger(__name__)
-
-_MAX_IMAGE_BYTES = 20 * 1024 * 1024
-_MAX_BATCH_BYTES = 10_000_000  # "Total payload < 10 MB" (wire reference §1.6)
-
-
-# --------------------------------------------------------------------------------------
-# Streams
-# --------------------------------------------------------------------------------------
-
-
-class ChatStream:
-    """Iterator of :class:`ChatChunk` for one streamed answer; the last chunk has
-    ``is_final=True`` with usage and finish reason. Close it (or use ``with``) to stop early.
-
-    Example:
-        >>> with client.stream_chat(model, messages) as stream:
-        ...     for chunk in stream:
-        ...         print(chunk.text, end="")
-        ...     print(stream.result().usage)
-    """
-
-    def __init__(self, chunks: Iterator[ChatChunk], result: ChatResultSource) -> None:
-        self._chunks = chunks
-        self._source = result
-
-    def __iter__(self) -> Iterator[ChatChunk]:
-        return self._chunks
-
-    def __next__(self) -> ChatChunk:
-        return next(self._chunks)
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
-
-    def result(self) -> ChatResult:
-        """The assembled answer; consumes whatever was not iterated yet."""
-        for _ in self._chunks:
-            pass
-        return self._source.result()
-
-
-class AsyncChatStream:
-    """Async twin of :class:`ChatStream`."""
-
-    def __init__(self, chunks: AsyncIterator[ChatChunk], result: ChatResultSource) -> None:
-        self._chunks = chunks
-        self._source = result
-
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self._chunks
-
-    async def __anext__(self) -> ChatChunk:
-        return await self._chunks.__anext__()
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        close = getattr(self._chunks, "aclose", None)
-        if close is not None:
-            await close()
-
-    async def result(self) -> ChatResult:
-        async for _ in self._chunks:
-            pass
-        return self._source.result()
-
-
-class ChatResultSource:
-    """Holds whatever produces the final :class:`ChatResult` of a stream."""
-
-    def __init__(self) -> None:
-        self.assembler: ChatStreamAssembler | None = None
-        self.complete: ChatResult | None = None
-
-    def result(self) -> ChatResult:
-        if self.complete is not None:
-            return self.complete
-        if self.assembler is not None:
-            return self.assembler.result()
-        raise WorkersAIError("The stream has not produced anything yet.")
-
-
-# --------------------------------------------------------------------------------------
-# Shared request building
-# --------------------------------------------------------------------------------------
 
 
 def _check_headers(headers: Mapping[Any, Any]) -> None:
@@ -189,126 +90,6 @@ def _check_headers(headers: Mapping[Any, Any]) -> None:
             raise InvalidInputError(
                 f"header {name!r} holds non-ASCII or control characters", field="headers"
             )
-
-
-def _remote_image_urls(messages: Sequence[Mapping[str, Any]] | None) -> list[str]:
-    urls: list[str] = []
-    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
-        return urls  # not messages at all: build_chat_request says why
-    for message in messages:
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if not isinstance(content, list):
-            continue
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "image_url":
-                image = part.get("image_url")
-                url = image.get("url") if isinstance(image, Mapping) else image
-                if isinstance(url, str) and url.startswith(("http://", "https://")):
-                    urls.append(url)
-    return urls
-
-
-def _with_inlined_images(
-    messages: Sequence[Mapping[str, Any]], data_uris: Mapping[str, str]
-) -> list[Mapping[str, Any]]:
-    out: list[Mapping[str, Any]] = []
-    for message in messages:
-        content = message.get("content")
-        if not isinstance(content, list):
-            out.append(message)
-            continue
-        parts = []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "image_url":
-                image = part.get("image_url")
-                url = image.get("url") if isinstance(image, Mapping) else image
-                if isinstance(url, str) and url in data_uris:
-                    part = {"type": "image_url", "image_url": {"url": data_uris[url]}}
-            parts.append(part)
-        out.append({**message, "content": parts})
-    return out
-
-
-# Image URLs are fetched by a client of their own: no Cloudflare token, none of a user
-# http_client's default headers (which may carry credentials), and a short timeout.
-_IMAGE_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-_IMAGE_HEADERS = {"User-Agent": USER_AGENT, "Accept": "image/*"}
-_IMAGE_HINT = "Workers AI needs images inline; pass the bytes or a data URI instead."
-
-
-def _image_client_options() -> dict[str, Any]:
-    return {
-        "timeout": _IMAGE_TIMEOUT,
-        "follow_redirects": True,
-        "headers": _IMAGE_HEADERS,
-        "verify": _ssl_context(),
-    }
-
-
-def _image_content_type(url: str, response: httpx.Response) -> str:
-    """The image type of a fetched URL, checked before any of the body is read."""
-    if response.status_code != 200:
-        raise InvalidInputError(
-            f"Could not fetch image {url}: HTTP {response.status_code}", hint=_IMAGE_HINT
-        )
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not content_type.startswith("image/"):
-        raise InvalidInputError(
-            f"{url} is not an image (content-type {content_type or 'missing'!r})",
-            hint=_IMAGE_HINT,
-        )
-    declared = ascii_int(response.headers.get("content-length", ""))
-    if declared is not None and declared > _MAX_IMAGE_BYTES:
-        raise _image_too_large(url)
-    return content_type
-
-
-def _image_too_large(url: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"{url} is larger than {_MAX_IMAGE_BYTES // (1024 * 1024)} MB", hint=_IMAGE_HINT
-    )
-
-
-class _ImageBuffer:
-    """Collects an image body, refusing it as soon as it passes the size limit."""
-
-    def __init__(self, url: str, content_type: str) -> None:
-        self.url = url
-        self.content_type = content_type
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > _MAX_IMAGE_BYTES:
-            raise _image_too_large(self.url)
-        self.parts.append(chunk)
-
-    def data_uri(self) -> str:
-        encoded = base64.b64encode(b"".join(self.parts)).decode("ascii")
-        return f"data:{self.content_type};base64,{encoded}"
-
-
-def _fetch_image(client: httpx.Client, url: str) -> str:
-    try:
-        with client.stream("GET", url) as response:
-            buffer = _ImageBuffer(url, _image_content_type(url, response))
-            for chunk in response.iter_bytes():
-                buffer.add(chunk)
-    except httpx.HTTPError as exc:
-        raise InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT) from exc
-    return buffer.data_uri()
-
-
-async def _afetch_image(client: httpx.AsyncClient, url: str) -> str:
-    try:
-        async with client.stream("GET", url) as response:
-            buffer = _ImageBuffer(url, _image_content_type(url, response))
-            async for chunk in response.aiter_bytes():
-                buffer.add(chunk)
-    except httpx.HTTPError as exc:
-        raise InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT) from exc
-    return buffer.data_uri()
 
 
 class _ClientBase:
@@ -414,38 +195,6 @@ class _ClientBase:
             idempotent=idempotent,
         )
 
-    def _unwrap(self, response: httpx.Response, model: str | None) -> Any:
-        """The ``result`` of a v4 envelope; other JSON as is; binary bodies as ``bytes``."""
-        return unwrap_envelope(
-            decode_body(response),
-            status_code=response.status_code,
-            headers=response.headers,
-            model=model,
-        )
-
-    def _checked_body(self, response: httpx.Response, model: str) -> Any:
-        """Decoded body of a successful response, envelope kept (the parsers unwrap it);
-        ``success: false`` envelopes raise."""
-        body = decode_body(response)
-        unwrap_envelope(
-            body, status_code=response.status_code, headers=response.headers, model=model
-        )
-        return body
-
-    def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
-        body = self._checked_body(response, chat.model)
-        result = parse_chat_response(body, chat, gateway=gateway_info(response.headers))
-        record_request(chat.model, result.usage)
-        return result
-
-    def _finish_stream(self, chat: ChatRequest, source: ChatResultSource) -> ChatChunk:
-        """The final chunk of an SSE stream (usage recorded once, here)."""
-        if source.assembler is None:
-            source.assembler = ChatStreamAssembler(chat)
-        final = source.assembler.finish()
-        record_request(chat.model, final.usage)
-        return final
-
     def _run_request(
         self,
         model: str,
@@ -502,6 +251,39 @@ class _ClientBase:
             validate_input(model_id, payload)
         return model_id, self._prepare("POST", route, json_body=payload, **common)
 
+    def _stream_request(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+        session_affinity: str | None,
+        reject_if_busy: bool,
+        validate: bool,
+    ) -> tuple[ChatRequest, PreparedRequest]:
+        """``stream()`` of raw inputs: the request, and how to read its answer."""
+        model_id, prepared = self._run_request(
+            model,
+            inputs,
+            content_type=None,
+            query=None,
+            headers=headers,
+            timeout=timeout,
+            session_affinity=session_affinity,
+            reject_if_busy=reject_if_busy,
+            validate=validate,
+            stream=True,
+        )
+        chat = ChatRequest(
+            model=model_id,
+            endpoint="native",
+            route=f"run/{model_id}",
+            body=dict(inputs or {}),
+            stream=True,
+        )
+        return chat, prepared
+
     def _chat_request(
         self,
         model: str,
@@ -536,176 +318,76 @@ class _ClientBase:
         )
         return chat, prepared
 
-    def _chat_chunk_events(
-        self,
-        chat: ChatRequest,
-        source: ChatResultSource,
-        item: Any,
-    ) -> list[ChatChunk] | ChatChunk | None:
-        """One transport item of a chat stream → chunks (shared by sync and async)."""
-        if isinstance(item, StreamOpened):
-            source.assembler = ChatStreamAssembler(chat, gateway=gateway_info(item.headers))
-            return None
-        if isinstance(item, JSONAnswer):
-            body = item.body
-            unwrap_envelope(body, headers=item.headers, model=chat.model)  # success: false raises
-            # Not recorded yet: an empty answer is replaced by the unstreamed fallback, and
-            # only the answer the caller gets counts (see _json_answer_used).
-            result = parse_chat_response(body, chat, gateway=gateway_info(item.headers))
-            source.complete = result
-            return chunks_from_result(result)
-        assert source.assembler is not None
-        return source.assembler.feed(item.data)
+    def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
+        body = read_checked_body(response, chat.model)
+        result = parse_chat_response(body, chat, gateway=gateway_info(response.headers))
+        record_request(chat.model, result.usage)
+        return result
 
-    def _json_answer_used(self, chat: ChatRequest, source: ChatResultSource) -> bool:
-        """After a stream request was answered with JSON: ``True`` if that answer is the
-        result (recorded now), ``False`` if it is empty and must be asked again unstreamed
-        (gpt-oss on /ai/run, wire reference §3.3) — the fallback records its own answer."""
-        assert source.complete is not None
-        if _chat_empty(source.complete):
-            return False
-        record_request(chat.model, source.complete.usage)
-        return True
-
-    def _list_models_params(
-        self,
-        task: str | None,
-        search: str | None,
-        author: str | None,
-        per_page: int,
-        include_deprecated: bool,
-        hide_experimental: bool,
-    ) -> dict[str, str]:
-        if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
-            raise InvalidInputError(
-                f"per_page must be a positive integer, got {per_page!r}", field="per_page"
-            )
-        for name, value in (("search", search), ("author", author)):
-            if value is not None and not isinstance(value, str):
-                raise InvalidInputError(
-                    f"{name} must be a string, got {type(value).__name__}", field=name
-                )
-        params = {"per_page": str(per_page)}
-        if task:
-            params["task"] = task_name(task)
-        if search:
-            params["search"] = search
-        if author:
-            params["author"] = author
-        if include_deprecated:
-            params["include_deprecated"] = "true"
-        if hide_experimental:
-            params["hide_experimental"] = "true"
-        return params
-
-    def _batch_request(
-        self, model: str, body: Mapping[str, Any], *, idempotent: bool = True
-    ) -> tuple[str, PreparedRequest]:
-        model_id = resolve_model(model)
-        prepared = self._prepare(
-            "POST",
-            f"run/{model_id}",
-            json_body=body,
-            params={"queueRequest": "true"},
-            model=model_id,
-            idempotent=idempotent,
+    def _embed_request(
+        self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
+    ) -> PreparedRequest:
+        return self._prepare(
+            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
         )
-        size = len(prepared.content or b"")
-        if size > _MAX_BATCH_BYTES:
-            raise InvalidInputError(
-                f"The batch is {size / 1e6:.1f} MB; the Batch API takes at most "
-                f"{_MAX_BATCH_BYTES // 1_000_000} MB per job (wire reference §1.6).",
-                field="requests",
-                hint="Split the requests into several jobs.",
-            )
-        return model_id, prepared
 
-    def _batch_submit(
-        self, model: str, requests: Sequence[Mapping[str, Any]]
-    ) -> tuple[str, PreparedRequest, list[Any]]:
-        """The submit request, and each item's ``external_reference`` in submission order.
+    @staticmethod
+    def _embed_result(response: httpx.Response, request: EmbeddingRequest) -> EmbeddingResult:
+        result = parse_embedding_response(read_checked_body(response, request.model), request)
+        record_request(request.model, result.usage)
+        return result
 
-        Items without one get their index (``"0"``, ``"1"``, …): the answer's ``responses``
-        come back in no documented order, and the reference is what puts them back in
-        submission order (:meth:`BatchJob.results`). A reference the caller set is kept.
-        """
-        if isinstance(requests, (str, bytes, Mapping)) or not isinstance(requests, Sequence):
-            raise InvalidInputError(
-                f"requests must be a list of model inputs, got {type(requests).__name__}",
-                field="requests",
-            )
-        if not requests:
-            raise InvalidInputError("a batch needs at least one request", field="requests")
-        items: list[Mapping[str, Any]] = []
-        for index, item in enumerate(requests):
-            if not isinstance(item, Mapping):
-                raise InvalidInputError(
-                    f"requests[{index}] must be a model input (mapping), got {type(item).__name__}",
-                    field=f"requests.{index}",
-                )
-            if item.get("external_reference") is None:
-                item = {**item, "external_reference": str(index)}
-            items.append(item)
-        # Submitting queues and bills a job: a retry after the server may have accepted it
-        # would queue it twice (see the transport's idempotent rule). Polls are safe to retry.
-        model_id, prepared = self._batch_request(model, {"requests": items}, idempotent=False)
-        return model_id, prepared, [item["external_reference"] for item in items]
+    def _rerank_request(
+        self, request: RerankRequest, timeout: float | httpx.Timeout | None
+    ) -> PreparedRequest:
+        return self._prepare(
+            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
+        )
 
-    def _batch_poll(self, model: str, request_id: str) -> tuple[str, PreparedRequest]:
-        if not isinstance(request_id, str) or not request_id.strip():
-            raise InvalidInputError(
-                f"request_id must be the non-empty id of a submitted job, got {request_id!r}",
-                field="request_id",
-            )
-        return self._batch_request(model, {"request_id": request_id})
+    @staticmethod
+    def _rerank_results(response: httpx.Response, request: RerankRequest) -> list[RerankResult]:
+        body = read_checked_body(response, request.model)
+        record_run(request.model, request.body, envelope_result(body))
+        return parse_rerank_response(body, request)
+
+    def _search_request(self, params: Mapping[str, str], page: int) -> PreparedRequest:
+        return self._prepare("GET", "models/search", params={**params, "page": str(page)})
+
+    def _schema_request(self, model: str) -> tuple[str, PreparedRequest]:
+        model_id = resolve_model(model)
+        return model_id, self._prepare(
+            "GET", "models/schema", params={"model": model_id}, model=model_id
+        )
 
 
-def _check_wait(poll_interval: float, max_poll_interval: float, timeout: float) -> None:
-    check_seconds("poll_interval", poll_interval)
-    check_seconds("max_poll_interval", max_poll_interval)
-    check_seconds("timeout", timeout)
-
-
-def _models_page(result: Any, raw: Any) -> tuple[list[ModelInfo], bool]:
-    listed = result if isinstance(result, list) else []
-    items = [ModelInfo.from_search_result(i) for i in listed if isinstance(i, Mapping)]
-    info = raw.get("result_info") if isinstance(raw, Mapping) else None
-    more = False
-    if isinstance(info, Mapping):
-        page, per_page = info.get("page"), info.get("per_page")
-        total = info.get("total_count")
-        if not isinstance(per_page, int) or isinstance(per_page, bool):
-            per_page = 0
-        if isinstance(page, int) and isinstance(total, int) and per_page:
-            more = page * per_page < total
-        else:
-            more = bool(items) and len(items) >= per_page > 0
-    return items, more
-
-
-def _unstreamed(chat: ChatRequest, prepared: PreparedRequest) -> PreparedRequest:
-    """The same chat request without streaming.
-
-    gpt-oss on /ai/run answers ``stream: true`` with an empty JSON result (wire reference
-    §3.3): the client asks again unstreamed and replays that answer as a stream.
-    """
-    logger.info("%s answered a stream request with JSON; asking again unstreamed", chat.model)
-    body = {k: v for k, v in chat.body.items() if k not in ("stream", "stream_options")}
-    return PreparedRequest(
-        method=prepared.method,
-        url=prepared.url,
-        headers={**prepared.headers, "Accept": "application/json"},
-        content=_json.dumps(body),
-        params=prepared.params,
-        timeout=prepared.timeout,
-        max_retries=prepared.max_retries,
-        model=prepared.model,
-        label=prepared.label,
+def _plan(
+    model: str,
+    texts: Sequence[str],
+    *,
+    batch_size: int | None,
+    pooling: Literal["mean", "cls"] | None,
+    endpoint: Literal["native", "openai"],
+    kind: EmbedKind | None,
+    query_instruction: bool | str | None,
+) -> EmbeddingPlan:
+    return plan_embeddings(
+        model,
+        texts,
+        batch_size=batch_size,
+        pooling=pooling,
+        endpoint=endpoint,
+        kind=kind,
+        query_instruction=query_instruction,
     )
 
 
-def _chat_empty(result: ChatResult) -> bool:
-    return not (result.text or result.tool_calls or result.invalid_tool_calls or result.reasoning)
+def _no_documents(documents: Sequence[str]) -> bool:
+    """``rerank(query, [])``: nothing to score, no request."""
+    return isinstance(documents, Sequence) and not isinstance(documents, str) and not documents
+
+
+def _model_schema(result: Any) -> dict[str, Any]:
+    return dict(result) if isinstance(result, Mapping) else {"schema": result}
 
 
 # --------------------------------------------------------------------------------------
@@ -773,12 +455,12 @@ class WorkersAI(TaskMethods, _ClientBase):
         # What the Batch API remembers lives here, and client.batch is a view made on access:
         # a client holding its BatchAPI (which holds the client) would be a reference cycle,
         # freed only by the cyclic GC, in no particular order with its sockets.
-        self._batch_book = _BatchBook()
+        self._batch_book = BatchBook()
 
     @property
     def batch(self) -> BatchAPI:
         """Workers AI's asynchronous Batch API: ``submit``, ``poll``, ``wait``."""
-        return BatchAPI(self)
+        return BatchAPI(self._prepare, self._transport, self._batch_book)
 
     def close(self) -> None:
         """Close the connection pool (not a user-supplied ``http_client``)."""
@@ -827,7 +509,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             reject_if_busy=reject_if_busy,
             validate=validate,
         )
-        output = self._unwrap(self._transport.request(prepared), model_id)
+        output = read_result(self._transport.request(prepared), model_id)
         record_run(model_id, inputs, output)
         return output
 
@@ -843,27 +525,17 @@ class WorkersAI(TaskMethods, _ClientBase):
         validate: bool = True,
     ) -> ChatStream:
         """Stream a text-generation model from raw ``inputs``; yields parsed :class:`ChatChunk`s."""
-        model_id, prepared = self._run_request(
+        chat, prepared = self._stream_request(
             model,
             inputs,
-            content_type=None,
-            query=None,
             headers=headers,
             timeout=timeout,
             session_affinity=session_affinity,
             reject_if_busy=reject_if_busy,
             validate=validate,
-            stream=True,
         )
-        chat = ChatRequest(
-            model=model_id,
-            endpoint="native",
-            route=f"run/{model_id}",
-            body=dict(inputs or {}),
-            stream=True,
-        )
-        source = ChatResultSource()
-        return ChatStream(self._iter_chat(chat, prepared, source), source)
+        state = ChatStreamState(chat)
+        return ChatStream(self._iter_chat(prepared, state), state)
 
     # -- chat ---------------------------------------------------------------------------
 
@@ -893,10 +565,9 @@ class WorkersAI(TaskMethods, _ClientBase):
             >>> result.text, result.usage.total_tokens, result.finish_reason
             ('4', 41, 'stop')
         """
-        messages = self._inline_images(messages)
+        messages = inline_image_urls(messages)
         chat, prepared = self._chat_request(model, messages, False, dict(options))
-        response = self._transport.request(prepared)
-        return self._chat_result(response, chat)
+        return self._chat_result(self._transport.request(prepared), chat)
 
     def stream_chat(
         self,
@@ -910,55 +581,28 @@ class WorkersAI(TaskMethods, _ClientBase):
         the finish reason. JSON-mode requests, which Workers AI cannot stream, are sent
         unstreamed and replayed as a stream.
         """
-        messages = self._inline_images(messages)
+        messages = inline_image_urls(messages)
         chat, prepared = self._chat_request(model, messages, True, dict(options))
-        source = ChatResultSource()
-        return ChatStream(self._iter_chat(chat, prepared, source), source)
+        state = ChatStreamState(chat)
+        return ChatStream(self._iter_chat(prepared, state), state)
 
-    def _iter_chat(
-        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
-    ) -> Iterator[ChatChunk]:
+    def _iter_chat(self, prepared: PreparedRequest, state: ChatStreamState) -> Iterator[ChatChunk]:
+        chat = state.chat
         if not chat.stream:  # JSON mode: answer once, replay as a stream
-            response = self._transport.request(prepared)
-            result = self._chat_result(response, chat)
-            source.complete = result
-            yield from chunks_from_result(result)
+            yield from state.replay(self._chat_result(self._transport.request(prepared), chat))
             return
         for item in self._transport.iter_events(prepared):
-            produced = self._chat_chunk_events(chat, source, item)
-            if isinstance(produced, list):
-                if self._json_answer_used(chat, source):
+            produced = state.feed(item)
+            if isinstance(produced, list):  # answered with JSON instead of a stream
+                if state.json_answer_used():
                     yield from produced
                 else:
-                    yield from self._unstreamed_fallback(chat, prepared, source)
+                    response = self._transport.request(unstreamed(chat, prepared))
+                    yield from state.replay(self._chat_result(response, chat))
                 return
             if produced is not None:
                 yield produced
-        if source.assembler is None:
-            source.assembler = ChatStreamAssembler(chat)
-        held = source.assembler.release()
-        if held is not None:
-            yield held
-        yield self._finish_stream(chat, source)
-
-    def _unstreamed_fallback(
-        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
-    ) -> Iterator[ChatChunk]:
-        retry = _unstreamed(chat, prepared)
-        response = self._transport.request(retry)
-        result = self._chat_result(response, chat)
-        source.complete = result
-        yield from chunks_from_result(result)
-
-    def _inline_images(
-        self, messages: Sequence[Mapping[str, Any]] | None
-    ) -> Sequence[Mapping[str, Any]] | None:
-        urls = _remote_image_urls(messages)
-        if not urls or messages is None:
-            return messages
-        with httpx.Client(**_image_client_options()) as client:
-            fetched = {url: _fetch_image(client, url) for url in dict.fromkeys(urls)}
-        return _with_inlined_images(messages, fetched)
+        yield from state.tail()
 
     # -- embeddings ---------------------------------------------------------------------
 
@@ -1010,7 +654,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             >>> result.shape
             [10000, 768]
         """
-        plan = plan_embeddings(
+        plan = _plan(
             model,
             texts,
             batch_size=batch_size,
@@ -1033,13 +677,8 @@ class WorkersAI(TaskMethods, _ClientBase):
     def _embed_once(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
     ) -> EmbeddingResult:
-        prepared = self._prepare(
-            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
-        )
-        response = self._transport.request(prepared)
-        result = parse_embedding_response(self._checked_body(response, request.model), request)
-        record_request(request.model, result.usage)
-        return result
+        response = self._transport.request(self._embed_request(request, timeout))
+        return self._embed_result(response, request)
 
     # -- reranking ------------------------------------------------------------------------
 
@@ -1060,16 +699,11 @@ class WorkersAI(TaskMethods, _ClientBase):
             >>> client.rerank("Which is a pet?", ["a llama", "a cat", "a cloud"], top_k=2)
             [RerankResult(index=1, score=0.91), RerankResult(index=0, score=0.12)]
         """
-        if isinstance(documents, Sequence) and not isinstance(documents, str) and not documents:
+        if _no_documents(documents):
             return []
         request = build_rerank_request(model, query, documents, top_k=top_k)
-        prepared = self._prepare(
-            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
-        )
-        response = self._transport.request(prepared)
-        body = self._checked_body(response, request.model)
-        record_run(request.model, request.body, envelope_result(body))
-        return parse_rerank_response(body, request)
+        response = self._transport.request(self._rerank_request(request, timeout))
+        return self._rerank_results(response, request)
 
     # -- catalog and account --------------------------------------------------------------
 
@@ -1091,16 +725,19 @@ class WorkersAI(TaskMethods, _ClientBase):
         ``update_catalog=False``. ``max_pages`` stops early (``max_pages=1, per_page=1`` is
         the cheapest call that proves the account id and token work).
         """
-        params = self._list_models_params(
-            task, search, author, per_page, include_deprecated, hide_experimental
+        params = search_params(
+            task=task,
+            search=search,
+            author=author,
+            per_page=per_page,
+            include_deprecated=include_deprecated,
+            hide_experimental=hide_experimental,
         )
         models: list[ModelInfo] = []
         page = 1
         while True:
-            prepared = self._prepare("GET", "models/search", params={**params, "page": str(page)})
-            response = self._transport.request(prepared)
-            raw = decode_body(response)
-            items, more = _models_page(self._unwrap(response, None), raw)
+            response = self._transport.request(self._search_request(params, page))
+            items, more = search_page(read_result(response), decode_body(response))
             models.extend(items)
             if not more or not items or (max_pages is not None and page >= max_pages):
                 break
@@ -1111,10 +748,8 @@ class WorkersAI(TaskMethods, _ClientBase):
 
     def model_schema(self, model: str) -> dict[str, Any]:
         """The model's input/output JSON Schema (``GET /ai/models/schema``)."""
-        model_id = resolve_model(model)
-        prepared = self._prepare("GET", "models/schema", params={"model": model_id}, model=model_id)
-        result = self._unwrap(self._transport.request(prepared), model_id)
-        return dict(result) if isinstance(result, Mapping) else {"schema": result}
+        model_id, prepared = self._schema_request(model)
+        return _model_schema(read_result(self._transport.request(prepared), model_id))
 
     def agree_to_license(self, model: str) -> None:
         """Accept a model's license for this account (sends ``{"prompt": "agree"}``, §8.2).
@@ -1122,125 +757,6 @@ class WorkersAI(TaskMethods, _ClientBase):
         Read the model's terms first; Workers AI answers 5016 until this was sent once.
         """
         self.run(model, {"prompt": "agree"}, validate=False)
-
-
-class _BatchBook:
-    """What a client's Batch API remembers about jobs (for the sync and async APIs alike).
-
-    * the ``external_reference`` of each item of the jobs it submitted, so a poll can put
-      the responses back in submission order whatever references the caller chose;
-    * which finished jobs it has recorded in the usage trackers: a job counts once, when it
-      is first seen done — by :meth:`poll`, :meth:`wait` or a submit answered done at once —
-      however often it is polled afterwards.
-    """
-
-    _MAX_JOBS = 4096  # bound on both memories; the oldest entries go first
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._references: OrderedDict[str, list[Any]] = OrderedDict()
-        self._recorded: OrderedDict[str, None] = OrderedDict()
-
-    def _remember(self, store: OrderedDict[str, Any], key: str, value: Any) -> None:
-        store[key] = value
-        store.move_to_end(key)
-        while len(store) > self._MAX_JOBS:
-            store.popitem(last=False)
-
-    def job(
-        self,
-        model_id: str,
-        result: Any,
-        *,
-        request_id: str | None = None,
-        references: list[Any] | None = None,
-    ) -> BatchJob:
-        job_id = (
-            str(result.get("request_id") or request_id or "") if isinstance(result, Mapping) else ""
-        )
-        with self._lock:
-            if references is not None and job_id:
-                self._remember(self._references, job_id, references)
-            known = references if references is not None else self._references.get(job_id)
-        job = BatchJob.from_result(result, request_id=request_id, references=known)
-        if job.done:
-            self._record_once(model_id, job)
-        return job
-
-    def _record_once(self, model_id: str, job: BatchJob) -> None:
-        if job.request_id:
-            with self._lock:
-                if job.request_id in self._recorded:
-                    return
-                self._remember(self._recorded, job.request_id, None)
-        _record_batch_usage(model_id, job)
-
-
-def _record_batch_usage(model_id: str, job: BatchJob) -> None:
-    """A finished job of N items is N requests. The job's ``usage`` (wire reference §1.6)
-    covers all of them, so it is recorded with the first and the others add no tokens; a
-    job without one is recorded item by item with each result's own ``usage``, if any."""
-    items: list[Any] = list(job.items) or [None]
-    if job.usage is not None:
-        record_request(model_id, job.usage)
-        for _ in items[1:]:
-            record_request(model_id, Usage())
-        return
-    for item in items:
-        result = item.result if item is not None else None
-        record_request(
-            model_id, Usage.from_wire(result.get("usage")) if isinstance(result, Mapping) else None
-        )
-
-
-class BatchAPI:
-    """``client.batch``: Workers AI's asynchronous Batch API (see :mod:`workersai.batch`)."""
-
-    def __init__(self, client: WorkersAI) -> None:
-        self._client = client
-        self._book = client._batch_book
-
-    def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        """Queue ``requests`` (each a model input) and return the job (status ``queued``).
-
-        Each item without an ``external_reference`` is sent with its index as one. The
-        submit is not retried once it may have reached the server (a second submit would
-        queue and bill the job twice); a refused (429) or unsent request still is.
-        """
-        model_id, prepared, references = self._client._batch_submit(model, requests)
-        result = self._client._unwrap(self._client._transport.request(prepared), model_id)
-        return self._book.job(model_id, result, references=references)
-
-    def poll(self, model: str, request_id: str) -> BatchJob:
-        """Current state of a job; ``job.done`` once its ``responses`` are in."""
-        model_id, prepared = self._client._batch_poll(model, request_id)
-        result = self._client._unwrap(self._client._transport.request(prepared), model_id)
-        return self._book.job(model_id, result, request_id=request_id)
-
-    def wait(
-        self,
-        model: str,
-        request_id: str,
-        *,
-        poll_interval: float = 1.0,
-        max_poll_interval: float = 30.0,
-        timeout: float = 3600.0,
-    ) -> BatchJob:
-        """Poll with exponential backoff (×1.5 up to ``max_poll_interval``) until done."""
-        _check_wait(poll_interval, max_poll_interval, timeout)
-        deadline = time.monotonic() + timeout
-        interval = poll_interval
-        while True:
-            job = self.poll(model, request_id)
-            if job.status not in PENDING:
-                return job
-            if time.monotonic() + interval > deadline:
-                raise BatchTimeoutError(
-                    f"Batch {request_id} still {job.status} after {timeout:.0f}s",
-                    request_id=request_id,
-                )
-            time.sleep(interval)
-            interval = min(interval * 1.5, max_poll_interval)
 
 
 # --------------------------------------------------------------------------------------
@@ -1288,12 +804,12 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         self._transport = AsyncTransport(
             http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
         )
-        self._batch_book = _BatchBook()  # see WorkersAI.__init__
+        self._batch_book = BatchBook()  # see WorkersAI.__init__
 
     @property
     def batch(self) -> AsyncBatchAPI:
         """Async twin of :attr:`WorkersAI.batch`."""
-        return AsyncBatchAPI(self)
+        return AsyncBatchAPI(self._prepare, self._transport, self._batch_book)
 
     async def aclose(self) -> None:
         """Close this event loop's connection pool (not a user-supplied ``http_client``)."""
@@ -1330,7 +846,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             reject_if_busy=reject_if_busy,
             validate=validate,
         )
-        output = self._unwrap(await self._transport.request(prepared), model_id)
+        output = read_result(await self._transport.request(prepared), model_id)
         record_run(model_id, inputs, output)
         return output
 
@@ -1346,27 +862,17 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         validate: bool = True,
     ) -> AsyncChatStream:
         """Async twin of :meth:`WorkersAI.stream` (iterate with ``async for``)."""
-        model_id, prepared = self._run_request(
+        chat, prepared = self._stream_request(
             model,
             inputs,
-            content_type=None,
-            query=None,
             headers=headers,
             timeout=timeout,
             session_affinity=session_affinity,
             reject_if_busy=reject_if_busy,
             validate=validate,
-            stream=True,
         )
-        chat = ChatRequest(
-            model=model_id,
-            endpoint="native",
-            route=f"run/{model_id}",
-            body=dict(inputs or {}),
-            stream=True,
-        )
-        source = ChatResultSource()
-        return AsyncChatStream(self._iter_chat(chat, prepared, source), source)
+        state = ChatStreamState(chat)
+        return AsyncChatStream(self._iter_chat(prepared, state), state)
 
     async def chat(
         self,
@@ -1375,10 +881,9 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         **options: Any,
     ) -> ChatResult:
         """Async twin of :meth:`WorkersAI.chat`."""
-        messages = await self._inline_images(messages)
+        messages = await ainline_image_urls(messages)
         chat, prepared = self._chat_request(model, messages, False, dict(options))
-        response = await self._transport.request(prepared)
-        return self._chat_result(response, chat)
+        return self._chat_result(await self._transport.request(prepared), chat)
 
     async def stream_chat(
         self,
@@ -1387,59 +892,33 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         **options: Any,
     ) -> AsyncChatStream:
         """Async twin of :meth:`WorkersAI.stream_chat` (``await`` it, then ``async for``)."""
-        messages = await self._inline_images(messages)
+        messages = await ainline_image_urls(messages)
         chat, prepared = self._chat_request(model, messages, True, dict(options))
-        source = ChatResultSource()
-        return AsyncChatStream(self._iter_chat(chat, prepared, source), source)
+        state = ChatStreamState(chat)
+        return AsyncChatStream(self._iter_chat(prepared, state), state)
 
     async def _iter_chat(
-        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
+        self, prepared: PreparedRequest, state: ChatStreamState
     ) -> AsyncIterator[ChatChunk]:
+        chat = state.chat
         if not chat.stream:
-            response = await self._transport.request(prepared)
-            result = self._chat_result(response, chat)
-            source.complete = result
-            for chunk in chunks_from_result(result):
+            result = self._chat_result(await self._transport.request(prepared), chat)
+            for chunk in state.replay(result):
                 yield chunk
             return
         async for item in self._transport.iter_events(prepared):
-            produced = self._chat_chunk_events(chat, source, item)
+            produced = state.feed(item)
             if isinstance(produced, list):
-                if self._json_answer_used(chat, source):
-                    for chunk in produced:
-                        yield chunk
-                else:
-                    async for chunk in self._unstreamed_fallback(chat, prepared, source):
-                        yield chunk
+                if not state.json_answer_used():
+                    response = await self._transport.request(unstreamed(chat, prepared))
+                    produced = state.replay(self._chat_result(response, chat))
+                for chunk in produced:
+                    yield chunk
                 return
             if produced is not None:
                 yield produced
-        if source.assembler is None:
-            source.assembler = ChatStreamAssembler(chat)
-        held = source.assembler.release()
-        if held is not None:
-            yield held
-        yield self._finish_stream(chat, source)
-
-    async def _unstreamed_fallback(
-        self, chat: ChatRequest, prepared: PreparedRequest, source: ChatResultSource
-    ) -> AsyncIterator[ChatChunk]:
-        retry = _unstreamed(chat, prepared)
-        response = await self._transport.request(retry)
-        result = self._chat_result(response, chat)
-        source.complete = result
-        for chunk in chunks_from_result(result):
+        for chunk in state.tail():
             yield chunk
-
-    async def _inline_images(
-        self, messages: Sequence[Mapping[str, Any]] | None
-    ) -> Sequence[Mapping[str, Any]] | None:
-        urls = list(dict.fromkeys(_remote_image_urls(messages)))
-        if not urls or messages is None:
-            return messages
-        async with httpx.AsyncClient(**_image_client_options()) as client:
-            data = await _gather_or_cancel([_afetch_image(client, url) for url in urls])
-        return _with_inlined_images(messages, dict(zip(urls, data, strict=True)))
 
     async def embed(
         self,
@@ -1458,7 +937,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         batch_wait: BatchWaitOptions | None = None,
     ) -> EmbeddingResult:
         """Async twin of :meth:`WorkersAI.embed` (bounded concurrent tasks on this loop)."""
-        plan = plan_embeddings(
+        plan = _plan(
             model,
             texts,
             batch_size=batch_size,
@@ -1481,13 +960,8 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
     async def _embed_once(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
     ) -> EmbeddingResult:
-        prepared = self._prepare(
-            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
-        )
-        response = await self._transport.request(prepared)
-        result = parse_embedding_response(self._checked_body(response, request.model), request)
-        record_request(request.model, result.usage)
-        return result
+        response = await self._transport.request(self._embed_request(request, timeout))
+        return self._embed_result(response, request)
 
     async def rerank(
         self,
@@ -1499,16 +973,11 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         timeout: float | httpx.Timeout | None = None,
     ) -> list[RerankResult]:
         """Async twin of :meth:`WorkersAI.rerank`."""
-        if isinstance(documents, Sequence) and not isinstance(documents, str) and not documents:
+        if _no_documents(documents):
             return []
         request = build_rerank_request(model, query, documents, top_k=top_k)
-        prepared = self._prepare(
-            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
-        )
-        response = await self._transport.request(prepared)
-        body = self._checked_body(response, request.model)
-        record_run(request.model, request.body, envelope_result(body))
-        return parse_rerank_response(body, request)
+        response = await self._transport.request(self._rerank_request(request, timeout))
+        return self._rerank_results(response, request)
 
     async def list_models(
         self,
@@ -1523,15 +992,19 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         max_pages: int | None = None,
     ) -> list[ModelInfo]:
         """Async twin of :meth:`WorkersAI.list_models`."""
-        params = self._list_models_params(
-            task, search, author, per_page, include_deprecated, hide_experimental
+        params = search_params(
+            task=task,
+            search=search,
+            author=author,
+            per_page=per_page,
+            include_deprecated=include_deprecated,
+            hide_experimental=hide_experimental,
         )
         models: list[ModelInfo] = []
         page = 1
         while True:
-            prepared = self._prepare("GET", "models/search", params={**params, "page": str(page)})
-            response = await self._transport.request(prepared)
-            items, more = _models_page(self._unwrap(response, None), decode_body(response))
+            response = await self._transport.request(self._search_request(params, page))
+            items, more = search_page(read_result(response), decode_body(response))
             models.extend(items)
             if not more or not items or (max_pages is not None and page >= max_pages):
                 break
@@ -1542,57 +1015,9 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
 
     async def model_schema(self, model: str) -> dict[str, Any]:
         """Async twin of :meth:`WorkersAI.model_schema`."""
-        model_id = resolve_model(model)
-        prepared = self._prepare("GET", "models/schema", params={"model": model_id}, model=model_id)
-        result = self._unwrap(await self._transport.request(prepared), model_id)
-        return dict(result) if isinstance(result, Mapping) else {"schema": result}
+        model_id, prepared = self._schema_request(model)
+        return _model_schema(read_result(await self._transport.request(prepared), model_id))
 
     async def agree_to_license(self, model: str) -> None:
         """Async twin of :meth:`WorkersAI.agree_to_license`."""
         await self.run(model, {"prompt": "agree"}, validate=False)
-
-
-class AsyncBatchAPI:
-    """Async twin of :class:`BatchAPI`."""
-
-    def __init__(self, client: AsyncWorkersAI) -> None:
-        self._client = client
-        self._book = client._batch_book
-
-    async def submit(self, model: str, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        model_id, prepared, references = self._client._batch_submit(model, requests)
-        response = await self._client._transport.request(prepared)
-        return self._book.job(
-            model_id, self._client._unwrap(response, model_id), references=references
-        )
-
-    async def poll(self, model: str, request_id: str) -> BatchJob:
-        model_id, prepared = self._client._batch_poll(model, request_id)
-        response = await self._client._transport.request(prepared)
-        return self._book.job(
-            model_id, self._client._unwrap(response, model_id), request_id=request_id
-        )
-
-    async def wait(
-        self,
-        model: str,
-        request_id: str,
-        *,
-        poll_interval: float = 1.0,
-        max_poll_interval: float = 30.0,
-        timeout: float = 3600.0,
-    ) -> BatchJob:
-        _check_wait(poll_interval, max_poll_interval, timeout)
-        deadline = time.monotonic() + timeout
-        interval = poll_interval
-        while True:
-            job = await self.poll(model, request_id)
-            if job.status not in PENDING:
-                return job
-            if time.monotonic() + interval > deadline:
-                raise BatchTimeoutError(
-                    f"Batch {request_id} still {job.status} after {timeout:.0f}s",
-                    request_id=request_id,
-                )
-            await asyncio.sleep(interval)
-            interval = min(interval * 1.5, max_poll_interval)

@@ -9,8 +9,9 @@ Any number of texts is embedded as a :class:`EmbeddingPlan`: requests of at most
 per-request limit (100 for BGE, 32 for qwen3-embedding), sent concurrently by
 :func:`run_plan` (a thread pool over the sync client: no event loop, so it also works inside
 Jupyter) or :func:`arun_plan` (bounded tasks on the running loop), or queued through the
-Batch API by :func:`run_plan_on_batch_api`. Vectors always come back in input order, whatever
-order the requests complete in. Retries are the transport's job, never this module's.
+Batch API by :func:`workersai.batch.run_plan_on_batch_api`. Vectors always come back in input
+order, whatever order the requests complete in. Retries are the transport's job, never this
+module's.
 
 Empty strings: Workers AI rejects ``""`` (``minLength: 1``), so a plan refuses them with
 :class:`~workersai.errors.InvalidInputError` naming the offending positions, before any
@@ -19,29 +20,20 @@ request is sent — an index silently holding a vector of nothing would be worse
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence, Sized
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal
 
-from workersai import _json
+from workersai._concurrency import amap_bounded, map_bounded
 from workersai._envelope import envelope_result
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import ModelInfo, get_model_info, resolve_model
 from workersai.results import EmbeddingResult, Usage
 from workersai.schemas import EmbeddingInput, validate_input
 
-if TYPE_CHECKING:
-    from workersai._client import AsyncBatchAPI, BatchAPI
-
 logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 EmbedKind = Literal["query", "document"]
 ProgressCallback = Callable[[int, int], None]
@@ -69,9 +61,6 @@ _QUERY_INSTRUCTIONS: dict[str, str] = {
     "@cf/baai/bge-m3": "",
     "@cf/google/embeddinggemma-300m": "task: search result | query: ",
 }
-
-# The Batch API takes at most 10 MB per job (§1.6); leave room for the envelope.
-MAX_BATCH_JOB_BYTES = 9_000_000
 
 
 @dataclass(slots=True)
@@ -340,19 +329,6 @@ def plan_embeddings(
     return EmbeddingPlan(model_id, requests, len(texts))
 
 
-def _workers(plan: EmbeddingPlan, max_concurrency: int) -> int:
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-        raise InvalidInputError(
-            f"max_concurrency must be a positive integer, got {max_concurrency!r}",
-            field="max_concurrency",
-        )
-    if max_concurrency < 1:
-        raise InvalidInputError(
-            f"max_concurrency must be at least 1, got {max_concurrency}", field="max_concurrency"
-        )
-    return min(max_concurrency, len(plan.requests))
-
-
 def run_plan(
     plan: EmbeddingPlan,
     send: Callable[[EmbeddingRequest], EmbeddingResult],
@@ -365,36 +341,13 @@ def run_plan(
     The first failure cancels what has not started and is raised; progress is reported from
     the calling thread.
     """
-    workers = _workers(plan, max_concurrency) if plan.requests else 0
-    results: list[EmbeddingResult | None] = [None] * len(plan.requests)
-    done = 0
-    if workers <= 1:
-        for index, request in enumerate(plan.requests):
-            results[index] = send(request)
-            done += request.count
-            if on_progress is not None:
-                on_progress(done, plan.total)
-        return plan.assemble(_complete(results))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workersai-embed")
-    try:
-        pending: dict[Future[EmbeddingResult], int] = {
-            # each task in a copy of the caller's context: usage trackers (workersai.usage)
-            # and tracing context follow the work into the pool's threads
-            pool.submit(contextvars.copy_context().run, send, request): index
-            for index, request in enumerate(plan.requests)
-        }
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in finished:
-                index = pending.pop(future)
-                results[index] = future.result()  # raises the first failure
-                done += plan.requests[index].count
-                if on_progress is not None:
-                    on_progress(done, plan.total)
-    finally:
-        # On failure (or Ctrl-C) drop the queued requests instead of sending them.
-        pool.shutdown(wait=False, cancel_futures=True)
-    return plan.assemble(_complete(results))
+    results = map_bounded(
+        plan.requests,
+        send,
+        max_concurrency=max_concurrency,
+        on_result=_progress_reporter(plan, on_progress),
+    )
+    return plan.assemble(results)
 
 
 async def arun_plan(
@@ -405,165 +358,28 @@ async def arun_plan(
     on_progress: ProgressCallback | None = None,
 ) -> EmbeddingResult:
     """Async twin of :func:`run_plan`: bounded tasks on the running event loop."""
-    workers = _workers(plan, max_concurrency) if plan.requests else 0
-    results: list[EmbeddingResult | None] = [None] * len(plan.requests)
-    if workers <= 1:
-        done = 0
-        for index, request in enumerate(plan.requests):
-            results[index] = await send(request)
-            done += request.count
-            if on_progress is not None:
-                on_progress(done, plan.total)
-        return plan.assemble(_complete(results))
-    queue = iter(range(len(plan.requests)))
-    progress = [0]
-
-    async def worker() -> None:
-        # Workers pull the next request in input order, so at most `workers` are in flight.
-        for index in queue:
-            request = plan.requests[index]
-            results[index] = await send(request)
-            progress[0] += request.count
-            if on_progress is not None:
-                on_progress(progress[0], plan.total)
-
-    await _gather_or_cancel([worker() for _ in range(workers)])
-    return plan.assemble(_complete(results))
-
-
-async def _gather_or_cancel(aws: Sequence[Awaitable[_T]]) -> list[_T]:
-    """``asyncio.gather`` that cancels the siblings of the first failure (3.10 has no
-    TaskGroup): no request keeps running, and no exception is left unretrieved."""
-    tasks = [asyncio.ensure_future(aw) for aw in aws]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _complete(results: list[EmbeddingResult | None]) -> list[EmbeddingResult]:
-    out = [result for result in results if result is not None]
-    if len(out) != len(results):  # pragma: no cover - every path fills or raises
-        raise RuntimeError("an embedding request produced no result")
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# The Batch API (§1.6): Cloudflare's queue does the work
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BatchWaitOptions:
-    """How to wait for queued embedding jobs."""
-
-    poll_interval: float = 1.0
-    max_poll_interval: float = 30.0
-    timeout: float = 3600.0
-
-
-def batch_job_groups(
-    plan: EmbeddingPlan, max_bytes: int | None = None
-) -> list[list[EmbeddingRequest]]:
-    """The plan's requests grouped into Batch API jobs that stay under the payload limit."""
-    if plan.requests and plan.requests[0].route.startswith("v1/"):
-        raise InvalidInputError(
-            "the Batch API needs the native endpoint", field="endpoint", hint="Drop endpoint=..."
-        )
-    limit = max_bytes or MAX_BATCH_JOB_BYTES
-    groups: list[list[EmbeddingRequest]] = []
-    size = 0
-    for request in plan.requests:
-        weight = len(_json.dumps(request.body)) + 1
-        if not groups or size + weight > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(request)
-        size += weight
-    return groups
-
-
-def _job_results(group: list[EmbeddingRequest], outputs: list[Any]) -> list[EmbeddingResult]:
-    if len(outputs) != len(group):
-        raise UnexpectedResponseError(
-            f"The Batch API returned {len(outputs)} results for {len(group)} requests",
-            status_code=200,
-            model=group[0].model,
-            body=outputs,
-        )
-    return [parse_embedding_response(out, req) for req, out in zip(group, outputs, strict=True)]
-
-
-def run_plan_on_batch_api(
-    plan: EmbeddingPlan,
-    batch: BatchAPI,
-    *,
-    options: BatchWaitOptions | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> EmbeddingResult:
-    """Queue the plan's requests as Batch API jobs, wait for them, reassemble in order.
-
-    Each request (≤ the model's per-request limit) is one item of a job, sent with its index
-    as ``external_reference``; :meth:`BatchJob.results` uses it to restore the order.
-    """
-    options = options or BatchWaitOptions()
-    deadline = time.monotonic() + options.timeout
-    submitted = []
-    for group in batch_job_groups(plan):
-        submitted.append((group, batch.submit(plan.model, [r.body for r in group])))
-    results: list[EmbeddingResult] = []
-    done = 0
-    for group, job in submitted:
-        if not job.done:
-            job = batch.wait(
-                plan.model,
-                job.request_id,
-                poll_interval=options.poll_interval,
-                max_poll_interval=options.max_poll_interval,
-                timeout=max(deadline - time.monotonic(), 0.0),
-            )
-        results.extend(_job_results(group, job.results()))
-        done += sum(r.count for r in group)
-        if on_progress is not None:
-            on_progress(done, plan.total)
+    results = await amap_bounded(
+        plan.requests,
+        send,
+        max_concurrency=max_concurrency,
+        on_result=_progress_reporter(plan, on_progress),
+    )
     return plan.assemble(results)
 
 
-async def arun_plan_on_batch_api(
-    plan: EmbeddingPlan,
-    batch: AsyncBatchAPI,
-    *,
-    options: BatchWaitOptions | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> EmbeddingResult:
-    """Async twin of :func:`run_plan_on_batch_api` (jobs are awaited concurrently)."""
-    options = options or BatchWaitOptions()
-    deadline = time.monotonic() + options.timeout
-    groups = batch_job_groups(plan)
-    jobs = [await batch.submit(plan.model, [r.body for r in group]) for group in groups]
-    progress = [0]
+def _progress_reporter(
+    plan: EmbeddingPlan, on_progress: ProgressCallback | None
+) -> Callable[[int, Any], None] | None:
+    """``on_result`` for the bounded map: texts done so far, reported after each request."""
+    if on_progress is None:
+        return None
+    done = [0]
 
-    async def finish(group: list[EmbeddingRequest], job: Any) -> list[EmbeddingResult]:
-        if not job.done:
-            job = await batch.wait(
-                plan.model,
-                job.request_id,
-                poll_interval=options.poll_interval,
-                max_poll_interval=options.max_poll_interval,
-                timeout=max(deadline - time.monotonic(), 0.0),
-            )
-        parsed = _job_results(group, job.results())
-        progress[0] += sum(r.count for r in group)
-        if on_progress is not None:
-            on_progress(progress[0], plan.total)
-        return parsed
+    def report(index: int, _result: Any) -> None:
+        done[0] += plan.requests[index].count
+        on_progress(done[0], plan.total)
 
-    per_job = await _gather_or_cancel(
-        [finish(group, job) for group, job in zip(groups, jobs, strict=True)]
-    )
-    return plan.assemble([result for job_results in per_job for result in job_results])
+    return report
 
 
 # --------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from typing import Any
 import httpx
 
 from workersai import _json
-from workersai._envelope import error_from_response
+from workersai._envelope import error_from_response, unwrap_envelope
 from workersai._sse import ServerSentEvent, SSEDecoder
 from workersai._version import __version__
 from workersai.errors import (
@@ -101,7 +101,7 @@ def _check_option(name: str, value: Any, kind: type, label: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
+def ssl_context() -> ssl.SSLContext:
     # Loading the CA bundle costs ~10 ms: do it once per process, not once per client.
     return httpx.create_ssl_context()
 
@@ -333,6 +333,25 @@ def decode_body(response: httpx.Response) -> Any:
     return data
 
 
+def read_result(response: httpx.Response, model: str | None = None) -> Any:
+    """The ``result`` of a successful answer: the v4 envelope unwrapped, other JSON as is,
+    binary bodies as ``bytes``. A 2xx ``success: false`` body raises its typed error."""
+    return unwrap_envelope(
+        decode_body(response),
+        status_code=response.status_code,
+        headers=response.headers,
+        model=model,
+    )
+
+
+def read_checked_body(response: httpx.Response, model: str | None = None) -> Any:
+    """The decoded body of a successful answer, envelope kept (the parsers unwrap it); a
+    2xx ``success: false`` body raises its typed error."""
+    body = decode_body(response)
+    unwrap_envelope(body, status_code=response.status_code, headers=response.headers, model=model)
+    return body
+
+
 def _status_error(response: httpx.Response, req: PreparedRequest) -> APIError:
     body = decode_body(response)
     if isinstance(body, bytes):
@@ -461,7 +480,7 @@ class SyncTransport:
             with self._lock:
                 if self._client is None:
                     self._client = _OwnedClient(
-                        timeout=self._timeout, limits=DEFAULT_LIMITS, verify=_ssl_context()
+                        timeout=self._timeout, limits=DEFAULT_LIMITS, verify=ssl_context()
                     )
         return self._client
 
@@ -597,7 +616,7 @@ class AsyncTransport:
             dead = self._prune() if stale else []
             if client is None or client.is_closed:
                 client = _OwnedAsyncClient(
-                    loop, timeout=self._timeout, limits=DEFAULT_LIMITS, verify=_ssl_context()
+                    loop, timeout=self._timeout, limits=DEFAULT_LIMITS, verify=ssl_context()
                 )
                 self._clients[loop] = client
         for old in dead:

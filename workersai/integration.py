@@ -45,7 +45,6 @@ from workersai._chat import GENERATION_PARAMS
 from workersai._config import account_id_from_env, api_token_from_env
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
-    BatchWaitOptions,
     EmbedKind,
     batch_limit,
     embedding_dimensions,
@@ -56,6 +55,7 @@ from workersai._media import mime_for_path
 from workersai._messages import image_data_uri
 from workersai._rerank import DEFAULT_RERANK_MODEL
 from workersai._tools import normalize_tool_choice
+from workersai.batch import BatchWaitOptions
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",

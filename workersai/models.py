@@ -34,6 +34,8 @@ __all__ = [
     "get_catalog",
     "get_model_info",
     "resolve_model",
+    "search_page",
+    "search_params",
     "suggest_models",
     "task_name",
 ]
@@ -481,3 +483,60 @@ def get_model_info(model: str) -> ModelInfo | None:
 def suggest_models(model: str, n: int = 3) -> list[str]:
     """Known model ids closest to ``model``."""
     return get_catalog().suggest(model, n)
+
+
+# --------------------------------------------------------------------------------------
+# GET /ai/models/search (wire reference §1.4): what list_models() sends and reads
+# --------------------------------------------------------------------------------------
+
+
+def search_params(
+    *,
+    task: str | None,
+    search: str | None,
+    author: str | None,
+    per_page: int,
+    include_deprecated: bool,
+    hide_experimental: bool,
+) -> dict[str, str]:
+    """The query of a models search (without ``page``), checked before any request."""
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1:
+        raise InvalidInputError(
+            f"per_page must be a positive integer, got {per_page!r}", field="per_page"
+        )
+    for name, value in (("search", search), ("author", author)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError(
+                f"{name} must be a string, got {type(value).__name__}", field=name
+            )
+    params = {"per_page": str(per_page)}
+    if task:
+        params["task"] = task_name(task)
+    if search:
+        params["search"] = search
+    if author:
+        params["author"] = author
+    if include_deprecated:
+        params["include_deprecated"] = "true"
+    if hide_experimental:
+        params["hide_experimental"] = "true"
+    return params
+
+
+def search_page(result: Any, raw: Any) -> tuple[list[ModelInfo], bool]:
+    """The models of one page of a search (``result``), and whether more pages follow
+    (from the envelope's ``result_info``, in ``raw``)."""
+    listed = result if isinstance(result, list) else []
+    items = [ModelInfo.from_search_result(i) for i in listed if isinstance(i, Mapping)]
+    info = raw.get("result_info") if isinstance(raw, Mapping) else None
+    more = False
+    if isinstance(info, Mapping):
+        page, per_page = info.get("page"), info.get("per_page")
+        total = info.get("total_count")
+        if not isinstance(per_page, int) or isinstance(per_page, bool):
+            per_page = 0
+        if isinstance(page, int) and isinstance(total, int) and per_page:
+            more = page * per_page < total
+        else:
+            more = bool(items) and len(items) >= per_page > 0
+    return items, more

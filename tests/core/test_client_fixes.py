@@ -101,7 +101,7 @@ async def test_an_oversized_image_is_refused_while_streaming(
     monkeypatch: pytest.MonkeyPatch,
     flavour: str,
 ) -> None:
-    monkeypatch.setattr("workersai._client._MAX_IMAGE_BYTES", 1000)
+    monkeypatch.setattr("workersai._image_urls._MAX_IMAGE_BYTES", 1000)
     # 40 chunks of 600 bytes, 50 ms apart: reading it all would take 2 s
     slow = Reply(200, {"content-type": "image/png"}, chunks=[b"x" * 600] * 40, chunk_delay=0.05)
     with WorkersAIServer(lambda request: slow) as host:

@@ -29,10 +29,10 @@ from workersai import (
 )
 from workersai._embeddings import (
     BGE_QUERY_INSTRUCTION,
-    batch_job_groups,
     embedding_dimensions,
     plan_embeddings,
 )
+from workersai.batch import batch_job_groups
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
 pytestmark = LOOPBACK

@@ -29,7 +29,6 @@ from workersai._chat import (
     chunks_from_result,
     parse_chat_response,
 )
-from workersai._client import _models_page
 from workersai._embeddings import EmbeddingRequest, parse_embedding_response
 from workersai._envelope import error_from_response
 from workersai._rerank import RerankRequest, parse_rerank_response
@@ -38,7 +37,7 @@ from workersai._transport import decode_body, parse_retry_after
 from workersai.audio import AudioResult, Transcript, parse_vtt
 from workersai.batch import BatchJob
 from workersai.images import ImageResult
-from workersai.models import ModelInfo
+from workersai.models import ModelInfo, search_page
 from workersai.results import Usage
 from workersai.tasks import TASKS
 
@@ -644,7 +643,7 @@ SEARCH_ITEM = st.fixed_dictionaries(
     raw=st.one_of(JSON, st.fixed_dictionaries({"result_info": JSON})),
 )
 def test_model_search_pages_parse(items: Any, raw: Any) -> None:
-    models, more = _models_page(items, raw)
+    models, more = search_page(items, raw)
     assert isinstance(more, bool)
     for info in models:
         assert isinstance(info, ModelInfo) and isinstance(info.id, str)
@@ -703,9 +702,9 @@ def test_unicode_digits_in_text_numbers_are_not_numbers(text: str) -> None:
     # str.isdigit() accepts them, int() does not (or reads them differently): every place
     # that reads a number from text — usage counts, error codes, SSE retry, batch ids,
     # content-length — treats them as absent, never crashes.
+    from workersai._envelope import _detail
     from workersai._json import ascii_int
     from workersai.batch import _item_id
-    from workersai._envelope import _detail
 
     assert ascii_int(text) is None
     assert Usage.from_wire({"prompt_tokens": text}).prompt_tokens == 0
