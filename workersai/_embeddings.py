@@ -145,7 +145,6 @@ def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingR
     if not isinstance(result, Mapping):
         raise UnexpectedResponseError(
             f"Unexpected embeddings answer from {request.model}: {type(result).__name__}",
-            status_code=200,
             model=request.model,
             body=body,
         )
@@ -167,14 +166,12 @@ def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingR
     if not all(isinstance(vector, list) for vector in vectors):
         raise UnexpectedResponseError(
             f"Unexpected embeddings answer from {request.model}: a vector is not a list",
-            status_code=200,
             model=request.model,
             body=body,
         )
     if len(vectors) != request.count:
         raise UnexpectedResponseError(
             f"{request.model} returned {len(vectors)} vectors for {request.count} texts",
-            status_code=200,
             model=request.model,
             body=body,
         )

@@ -18,28 +18,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from workersai import errors
 from workersai._json import ascii_int
-from workersai.errors import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    CapacityExceededError,
-    CloudflareErrorDetail,
-    ConflictError,
-    DailyLimitExceededError,
-    InternalServerError,
-    LicenseAgreementRequiredError,
-    ModelInputError,
-    ModelNotFoundError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTimeoutError,
-    RequestTooLargeError,
-    RouteNotFoundError,
-    UnexpectedResponseError,
-    UnsupportedFeatureError,
-)
+from workersai.errors import APIError, CloudflareErrorDetail
 from workersai.models import suggest_models
 
 __all__ = ["envelope_result", "error_from_response", "is_envelope", "unwrap_envelope"]
@@ -80,41 +61,41 @@ def unwrap_envelope(
 # --------------------------------------------------------------------------------------
 
 _BY_CODE: dict[int, type[APIError]] = {
-    3003: ModelInputError,
-    3006: RequestTooLargeError,
-    3007: RequestTimeoutError,
-    3008: RequestTimeoutError,
-    3023: PermissionDeniedError,
-    3036: DailyLimitExceededError,
-    3040: CapacityExceededError,
-    3041: PermissionDeniedError,
-    3042: ModelNotFoundError,
-    5004: ModelInputError,
-    5005: UnsupportedFeatureError,
-    5006: ModelInputError,
-    5007: ModelNotFoundError,
-    5016: LicenseAgreementRequiredError,
-    5018: PermissionDeniedError,
-    5019: UnsupportedFeatureError,
-    5023: UnsupportedFeatureError,
-    5025: UnsupportedFeatureError,
-    7000: RouteNotFoundError,
-    7001: UnsupportedFeatureError,
-    7003: RouteNotFoundError,
-    10000: AuthenticationError,
+    3003: errors.ModelInputError,
+    3006: errors.RequestTooLargeError,
+    3007: errors.RequestTimeoutError,
+    3008: errors.RequestTimeoutError,
+    3023: errors.PermissionDeniedError,
+    3036: errors.DailyLimitExceededError,
+    3040: errors.CapacityExceededError,
+    3041: errors.PermissionDeniedError,
+    3042: errors.ModelNotFoundError,
+    5004: errors.ModelInputError,
+    5005: errors.UnsupportedFeatureError,
+    5006: errors.ModelInputError,
+    5007: errors.ModelNotFoundError,
+    5016: errors.LicenseAgreementRequiredError,
+    5018: errors.PermissionDeniedError,
+    5019: errors.UnsupportedFeatureError,
+    5023: errors.UnsupportedFeatureError,
+    5025: errors.UnsupportedFeatureError,
+    7000: errors.RouteNotFoundError,
+    7001: errors.UnsupportedFeatureError,
+    7003: errors.RouteNotFoundError,
+    10000: errors.AuthenticationError,
 }
 
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    405: UnsupportedFeatureError,
-    408: RequestTimeoutError,
-    409: ConflictError,
-    413: RequestTooLargeError,
-    422: BadRequestError,
-    429: RateLimitError,
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    405: errors.UnsupportedFeatureError,
+    408: errors.RequestTimeoutError,
+    409: errors.ConflictError,
+    413: errors.RequestTooLargeError,
+    422: errors.BadRequestError,
+    429: errors.RateLimitError,
 }
 
 # "AiError: 5006: Error: ..." / "InferenceUpstreamError: 3040: ..." — codes inside messages.
@@ -177,9 +158,9 @@ def _pick_class(status: int, codes: tuple[int, ...]) -> type[APIError]:
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status >= 500:
-        return InternalServerError
+        return errors.InternalServerError
     if 200 <= status < 300:
-        return UnexpectedResponseError
+        return errors.UnexpectedResponseError
     return APIError
 
 
@@ -214,7 +195,7 @@ def _hint(
             "This AI Gateway is authenticated: pass its token as "
             "GatewayOptions(id=..., authorization='<gateway token>')."
         )
-    if 10000 in codes or cls is AuthenticationError:
+    if 10000 in codes or cls is errors.AuthenticationError:
         return _TOKEN_HELP
     if 5016 in codes:
         return (
@@ -245,13 +226,13 @@ def _hint(
             f"{model_name} does not support JSON Schema output; use tool calling "
             "(method='function_calling') or plain JSON mode."
         )
-    if 3006 in codes or cls is RequestTooLargeError:
+    if 3006 in codes or cls is errors.RequestTooLargeError:
         return (
             "The request is too large: send fewer texts per request or a smaller image/audio file."
         )
     if 7001 in codes:
         return "That endpoint does not exist for this method; use /ai/models/search to list models."
-    if cls is RateLimitError:
+    if cls is errors.RateLimitError:
         return (
             "Rate limited by Workers AI (e.g. 300 requests/min for text generation, 3000 for "
             "embeddings). Requests are retried with backoff; lower the concurrency or add a "
@@ -319,7 +300,7 @@ def error_from_response(
         retry_after=None,
         hint=hint,
     )
-    if isinstance(err, ModelInputError):
+    if isinstance(err, errors.ModelInputError):
         pointer = _FIELD_POINTER.search(" ".join(d.message for d in details))
         err.field = pointer.group(1) if pointer else None
     return err

@@ -92,7 +92,6 @@ def parse_rerank_response(body: Any, request: RerankRequest) -> list[RerankResul
     if not isinstance(items, list):
         raise UnexpectedResponseError(
             f"Unexpected rerank answer from {request.model}: expected a 'response' list",
-            status_code=200,
             model=request.model,
             body=body,
         )
@@ -111,7 +110,6 @@ def parse_rerank_response(body: Any, request: RerankRequest) -> list[RerankResul
         ):
             raise UnexpectedResponseError(
                 f"Unexpected rerank item from {request.model}: {item!r:.120}",
-                status_code=200,
                 model=request.model,
                 body=body,
             )

@@ -166,7 +166,6 @@ class Transcript:
         if not isinstance(output, Mapping) or not isinstance(output.get("text"), str):
             raise UnexpectedResponseError(
                 f"{model} answered without a transcript",
-                status_code=200,
                 model=model,
                 body=output if not isinstance(output, bytes) else None,
             )
@@ -307,7 +306,6 @@ class AudioResult(MediaData):
             shape = sorted(output) if isinstance(output, Mapping) else type(output).__name__
             raise UnexpectedResponseError(
                 f"{model} answered without audio (got {shape})",
-                status_code=200,
                 model=model,
                 body=output if isinstance(output, Mapping) else None,
             )

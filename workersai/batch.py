@@ -185,7 +185,7 @@ class BatchJob:
 
     def _malformed(self, problem: str) -> UnexpectedResponseError:
         return UnexpectedResponseError(
-            f"Batch {self.request_id} {problem}", status_code=200, model=self.model, body=self.raw
+            f"Batch {self.request_id} {problem}", model=self.model, body=self.raw
         )
 
     @classmethod
@@ -198,7 +198,7 @@ class BatchJob:
     ) -> BatchJob:
         if not isinstance(result, Mapping):
             raise UnexpectedResponseError(
-                f"Unexpected Batch API answer: {result!r:.120}", status_code=200, body=result
+                f"Unexpected Batch API answer: {result!r:.120}", body=result
             )
         job_id = str(result.get("request_id") or request_id or "")
         model = result.get("model") if isinstance(result.get("model"), str) else None
@@ -209,7 +209,6 @@ class BatchJob:
                 if not isinstance(item, Mapping):
                     raise UnexpectedResponseError(
                         f"Unexpected item in batch {job_id}: {item!r:.120}",
-                        status_code=200,
                         model=model,
                         body=result,
                     )
@@ -233,7 +232,7 @@ class BatchJob:
         status = str(result.get("status") or "")
         if status not in PENDING:
             raise UnexpectedResponseError(
-                f"Unexpected Batch API status {status!r} for {job_id}", status_code=200, body=result
+                f"Unexpected Batch API status {status!r} for {job_id}", body=result
             )
         return cls(request_id=job_id, status=status, model=model, raw=result, references=refs)
 
@@ -554,7 +553,6 @@ def _job_results(group: list[EmbeddingRequest], outputs: list[Any]) -> list[Embe
     if len(outputs) != len(group):
         raise UnexpectedResponseError(
             f"The Batch API returned {len(outputs)} results for {len(group)} requests",
-            status_code=200,
             model=group[0].model,
             body=outputs,
         )

@@ -232,6 +232,9 @@ class InternalServerError(APIError):
 class UnexpectedResponseError(APIError):
     """A successful status with a body we cannot read (not JSON, wrong shape)."""
 
+    def __init__(self, message: str, *, status_code: int = 200, **details: Any) -> None:
+        super().__init__(message, status_code=status_code, **details)
+
 
 class APIConnectionError(WorkersAIError):
     """The request could not be sent or the response could not be read."""

@@ -19,11 +19,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from workersai.models import ModelInfo, get_catalog, get_model_info
 
-__all__ = ["USD_PER_1K_NEURONS", "CostEstimate", "TokenUsage", "estimate_cost", "price_source"]
+__all__ = [
+    "USD_PER_1K_NEURONS",
+    "CostEstimate",
+    "CostFacts",
+    "TokenUsage",
+    "estimate_cost",
+    "price_source",
+]
+
+
+class CostFacts(TypedDict, total=False):
+    """What a price is charged by besides tokens (the keywords of :func:`estimate_cost`)."""
+
+    audio_seconds: float | None
+    image_tiles: int | None
+    input_image_tiles: int | None
+    steps: int | None
+    characters: int | None
 
 
 class TokenUsage(Protocol):

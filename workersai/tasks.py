@@ -146,7 +146,6 @@ def _unexpected(model: str, output: Any, wanted: str) -> UnexpectedResponseError
     shape = sorted(output) if isinstance(output, Mapping) else type(output).__name__
     return UnexpectedResponseError(
         f"{model} answered without {wanted} (got {shape})",
-        status_code=200,
         model=model,
         body=None if isinstance(output, bytes) else output,
     )

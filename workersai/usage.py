@@ -33,10 +33,18 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from typing_extensions import Unpack
+
 from workersai.errors import UnexpectedResponseError
 from workersai.images import ImageResult, image_size
 from workersai.models import ModelInfo, get_model_info
-from workersai.pricing import USD_PER_1K_NEURONS, CostEstimate, estimate_cost, price_source
+from workersai.pricing import (
+    USD_PER_1K_NEURONS,
+    CostEstimate,
+    CostFacts,
+    estimate_cost,
+    price_source,
+)
 from workersai.results import Usage
 
 # CostEstimate, estimate_cost, price_source and USD_PER_1K_NEURONS live in workersai.pricing
@@ -118,23 +126,10 @@ class UsageTracker:
         self,
         model: str,
         usage: Usage | None,
-        *,
-        audio_seconds: float | None = None,
-        image_tiles: int | None = None,
-        input_image_tiles: int | None = 0,
-        steps: int | None = None,
-        characters: int | None = None,
+        **facts: Unpack[CostFacts],
     ) -> CostEstimate:
-        """Add one request; returns its cost estimate."""
-        cost = estimate_cost(
-            model,
-            usage,
-            audio_seconds=audio_seconds,
-            image_tiles=image_tiles,
-            input_image_tiles=input_image_tiles,
-            steps=steps,
-            characters=characters,
-        )
+        """Add one request; returns its cost estimate (``facts``: see :func:`estimate_cost`)."""
+        cost = estimate_cost(model, usage, **facts)
         entry = ModelUsage(requests=1)
         if usage is None:
             entry.requests_without_usage = 1
@@ -424,28 +419,12 @@ def is_tracking(tracker: UsageTracker) -> bool:
     return any(t is tracker for t in active_trackers())
 
 
-def record_request(
-    model: str,
-    usage: Usage | None,
-    *,
-    audio_seconds: float | None = None,
-    image_tiles: int | None = None,
-    input_image_tiles: int | None = 0,
-    steps: int | None = None,
-    characters: int | None = None,
-) -> None:
-    """Called by the clients once per completed request; cheap when nothing is tracking."""
-    trackers = active_trackers()
-    for tracker in trackers:
-        tracker.record(
-            model,
-            usage,
-            audio_seconds=audio_seconds,
-            image_tiles=image_tiles,
-            input_image_tiles=input_image_tiles,
-            steps=steps,
-            characters=characters,
-        )
+def record_request(model: str, usage: Usage | None, **facts: Unpack[CostFacts]) -> None:
+    """Called by the clients once per completed request; cheap when nothing is tracking.
+
+    ``facts`` are what a non-token price is charged by (see :func:`estimate_cost`)."""
+    for tracker in active_trackers():
+        tracker.record(model, usage, **facts)
 
 
 _INPUT_IMAGE = re.compile(r"input_image_\d+")
@@ -489,7 +468,7 @@ def _output_image_tiles(model: str, output: Any) -> int | None:
     return _image_tiles_of(image.data)
 
 
-def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> dict[str, Any]:
+def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> CostFacts:
     """What a non-token price is charged by, read off a request and its answer."""
     if info is None:
         return {}
@@ -546,7 +525,7 @@ def _cost_facts(info: ModelInfo | None, inputs: Any, output: Any) -> dict[str, A
     return {}
 
 
-def _run_facts(model: str, inputs: Any, output: Any) -> tuple[Usage | None, dict[str, Any]]:
+def _run_facts(model: str, inputs: Any, output: Any) -> tuple[Usage | None, CostFacts]:
     usage = Usage.from_wire(output.get("usage")) if isinstance(output, Mapping) else None
     return usage, _cost_facts(get_model_info(model), inputs, output)
 
