@@ -42,7 +42,7 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
@@ -50,7 +50,7 @@ from workersai import __version__
 from workersai import results as wai
 from workersai.errors import InvalidInputError
 from workersai.integration import GENERATION_PARAMS, image_data_uri, normalize_tool_choice
-from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info
+from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info, resolve_model
 from workersai.pricing import estimate_cost
 from workersai.schemas import TextGenerationInput, validate_input
 
@@ -103,6 +103,10 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             Seconds per request (default 60 s, connect 5 s).
         max_retries: int
             Retries with backoff for 429 (3040 capacity), 408 and 5xx (default 2).
+        fallback_models: list[str]
+            Models asked in order when the model is out of capacity (3040) after its
+            retries, or not available to the account (5035, retired, 7003 on the model);
+            ``response_metadata["model_name"]`` says which one answered.
 
     Instantiate:
         .. code-block:: python
@@ -337,6 +341,10 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
     """Fail fast with 429/3040 instead of queueing when Workers AI is at capacity."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other model input fields, sent as is."""
+    fallback_models: list[str] = Field(default_factory=list)
+    """Models to ask, in order, when ``model`` cannot answer (out of capacity after its
+    retries, or not available to the account); bad input never falls back. Streams fall
+    back only before their first chunk."""
 
     @model_validator(mode="before")
     @classmethod
@@ -363,6 +371,12 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             **{k: v for k, v in values.items() if k in known},
             "model_kwargs": model_kwargs,
         }
+
+    @field_validator("fallback_models")
+    @classmethod
+    def _resolve_fallback_models(cls, value: list[str]) -> list[str]:
+        # A typo fails here, with the catalog's "Did you mean" hint, not at the first outage.
+        return [resolve_model(model) for model in value]
 
     @model_validator(mode="after")
     def _validate_params(self) -> ChatWorkersAI:
@@ -408,6 +422,8 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             params["session_affinity"] = self.session_affinity
         if self.reject_if_busy:
             params["reject_if_busy"] = True
+        if self.fallback_models:
+            params["fallback_models"] = list(self.fallback_models)
         return {**params, **self._generation_params()}
 
     @property

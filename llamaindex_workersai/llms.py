@@ -84,6 +84,9 @@ class WorkersAI(FunctionCallingLLM):
             survive ``to_dict()`` and pickling, except a gateway ``authorization`` token).
         timeout, max_retries: Per-request timeout (s) and retries of 408/409/429/5xx and
             connection errors, with backoff honouring ``Retry-After`` (the only retry layer).
+        fallback_models: Models asked in order when ``model`` is out of capacity (3040)
+            after its retries or not available to the account (5035, retired, 7003 on the
+            model); ``additional_kwargs["model"]`` says which one answered.
 
     Instantiate:
         .. code-block:: python
@@ -186,6 +189,10 @@ class WorkersAI(FunctionCallingLLM):
     is_function_calling_model: bool | None = Field(
         default=None, description="Override of the catalog's function-calling flag."
     )
+    fallback_models: list[str] = Field(
+        default_factory=list,
+        description="Models asked in order when the model cannot answer (capacity, access).",
+    )
 
     _connection: WorkersAIConnection = PrivateAttr()
 
@@ -234,6 +241,11 @@ class WorkersAI(FunctionCallingLLM):
     @classmethod
     def _resolve_model(cls, value: str) -> str:
         return resolve_model(value)
+
+    @field_validator("fallback_models")
+    @classmethod
+    def _resolve_fallback_models(cls, value: list[str]) -> list[str]:
+        return [resolve_model(model) for model in value]
 
     @field_validator("gateway", mode="before")
     @classmethod
@@ -288,6 +300,8 @@ class WorkersAI(FunctionCallingLLM):
             **self.additional_kwargs,
             **kwargs,
         }
+        if self.fallback_models and "fallback_models" not in options:
+            options["fallback_models"] = list(self.fallback_models)
         return options.pop("model", None) or self.model, options
 
     # -- chat ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from workersai._embeddings import (
     run_plan,
 )
 from workersai._envelope import envelope_result
+from workersai._fallback import FallbackWalk, check_fallback_models
 from workersai._image_urls import ainline_image_urls, inline_image_urls
 from workersai._media import Multipart
 from workersai._rerank import (
@@ -66,7 +67,7 @@ from workersai.batch import (
     arun_plan_on_batch_api,
     run_plan_on_batch_api,
 )
-from workersai.errors import InvalidInputError
+from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.models import ModelInfo, get_catalog, resolve_model, search_page, search_params
 from workersai.results import ChatChunk, ChatResult, EmbeddingResult
 from workersai.schemas import validate_input
@@ -107,6 +108,7 @@ class _ClientBase:
         default_headers: Mapping[str, str] | None = None,
         session_affinity: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        fallback_models: Sequence[str] | None = None,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidInputError(
@@ -131,6 +133,10 @@ class _ClientBase:
         self.session_affinity = session_affinity
         self.retry_policy = retry_policy or RetryPolicy()
         self._default_headers = dict(default_headers or {})
+        self.fallback_models = check_fallback_models(fallback_models)
+        # Whether this account is known to route (an answer came back): a 7003 then means
+        # the model, and chat may fall back (see workersai._fallback).
+        self._account_routes = False
 
     @property
     def account_id(self) -> str | None:
@@ -324,6 +330,18 @@ class _ClientBase:
         record_request(chat.model, result.usage)
         return result
 
+    def _fallback_walk(self, model: str, options: dict[str, Any]) -> FallbackWalk:
+        """The chain of models one chat call may ask: ``model``, then ``fallback_models``
+        (the call's, else the client's)."""
+        fallbacks = options.pop("fallback_models", None)
+        chain = self.fallback_models if fallbacks is None else check_fallback_models(fallbacks)
+        return FallbackWalk(model, chain)
+
+    def _account_check(self) -> PreparedRequest:
+        """A request that routes whatever the model: it proves the account id works, so a
+        7003 for a model is the model's (see :mod:`workersai._fallback`)."""
+        return self._prepare("GET", "models/search", params={"per_page": "1"})
+
     def _embed_request(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
     ) -> PreparedRequest:
@@ -390,6 +408,13 @@ def _model_schema(result: Any) -> dict[str, Any]:
     return dict(result) if isinstance(result, Mapping) else {"schema": result}
 
 
+def _restart(state: ChatStreamState, chat: ChatRequest) -> None:
+    """Point a stream that delivered nothing yet at the next model's request."""
+    state.chat = chat
+    state.assembler = None
+    state.complete = None
+
+
 # --------------------------------------------------------------------------------------
 # Sync client
 # --------------------------------------------------------------------------------------
@@ -412,6 +437,10 @@ class WorkersAI(TaskMethods, _ClientBase):
         default_headers: Headers added to every request.
         session_affinity: ``x-session-affinity`` value for prompt caching (§ prompt caching).
         retry_policy: Backoff settings.
+        fallback_models: Models to ask, in order, when a chat model is out of capacity
+            (3040) after its retries or not available to the account (5035, retired 5028,
+            7003 once the account id is proven to work); see :mod:`workersai._fallback`.
+            ``result.model`` says which one answered.
 
     Missing credentials never fail construction; the first request raises
     :class:`~workersai.errors.MissingCredentialsError` naming the variables to set.
@@ -437,6 +466,7 @@ class WorkersAI(TaskMethods, _ClientBase):
         default_headers: Mapping[str, str] | None = None,
         session_affinity: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        fallback_models: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             account_id,
@@ -448,6 +478,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             default_headers=default_headers,
             session_affinity=session_affinity,
             retry_policy=retry_policy,
+            fallback_models=fallback_models,
         )
         self._transport = SyncTransport(
             http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
@@ -554,7 +585,8 @@ class WorkersAI(TaskMethods, _ClientBase):
                 http(s) URLs (fetched and inlined: Workers AI accepts only data URIs).
             **options: ``prompt``, ``endpoint`` (``"native"`` | ``"openai"``), ``tools``,
                 ``tool_choice``, ``response_format``, ``lora``, ``raw``,
-                ``reject_if_busy``, ``session_affinity``, ``extra_headers``, ``timeout``, and
+                ``reject_if_busy``, ``session_affinity``, ``extra_headers``, ``timeout``,
+                ``fallback_models`` (this call's, instead of the client's), and
                 generation parameters (``temperature``, ``max_tokens``, ``top_p``, ``top_k``,
                 ``seed``, penalties, ``stop``, ``reasoning_effort``, …); unknown keys are sent
                 as is.
@@ -566,8 +598,17 @@ class WorkersAI(TaskMethods, _ClientBase):
             ('4', 41, 'stop')
         """
         messages = inline_image_urls(messages)
-        chat, prepared = self._chat_request(model, messages, False, dict(options))
-        return self._chat_result(self._transport.request(prepared), chat)
+        walk = self._fallback_walk(model, options)
+        requests = walk.requests(lambda m: self._chat_request(m, messages, False, dict(options)))
+        for chat, prepared in requests:
+            try:
+                result = self._chat_result(self._transport.request(prepared), chat)
+            except WorkersAIError as exc:
+                self._after_failure(walk, exc)
+                continue
+            self._account_routes = True
+            return result
+        raise walk.exhausted()
 
     def stream_chat(
         self,
@@ -578,13 +619,60 @@ class WorkersAI(TaskMethods, _ClientBase):
         """Stream a chat completion (same arguments as :meth:`chat`).
 
         Yields text/reasoning/tool-call deltas, then exactly one final chunk with usage and
-        the finish reason. JSON-mode requests, which Workers AI cannot stream, are sent
+        the finish reason. With fallback models, a model that cannot answer hands over only
+        before the stream's first chunk. JSON-mode requests, which Workers AI cannot stream, are sent
         unstreamed and replayed as a stream.
         """
         messages = inline_image_urls(messages)
-        chat, prepared = self._chat_request(model, messages, True, dict(options))
+        walk = self._fallback_walk(model, options)
+        attempts = walk.requests(lambda m: self._chat_request(m, messages, True, dict(options)))
+        chat, prepared = next(attempts)  # the first model's bad input raises here, unsent
         state = ChatStreamState(chat)
-        return ChatStream(self._iter_chat(prepared, state), state)
+        return ChatStream(self._iter_fallback(walk, attempts, prepared, state), state)
+
+    def _iter_fallback(
+        self,
+        walk: FallbackWalk,
+        attempts: Iterator[tuple[ChatRequest, PreparedRequest]],
+        prepared: PreparedRequest,
+        state: ChatStreamState,
+    ) -> Iterator[ChatChunk]:
+        """The stream of the first model that answers; a model falls back only until its
+        first chunk was delivered."""
+        while True:
+            delivered = False
+            try:
+                for chunk in self._iter_chat(prepared, state):
+                    delivered = True
+                    yield chunk
+            except WorkersAIError as exc:
+                if delivered:
+                    raise
+                self._after_failure(walk, exc)
+            else:
+                self._account_routes = True
+                return
+            attempt = next(attempts, None)
+            if attempt is None:
+                raise walk.exhausted()
+            chat, prepared = attempt
+            _restart(state, chat)
+
+    def _after_failure(self, walk: FallbackWalk, error: WorkersAIError) -> None:
+        """Raise ``error`` unless the call may move on to the next model."""
+        if walk.failed(error):  # a 7003: the next model only if the account routes
+            if self._account_routes or self._account_works():
+                walk.account_ok()
+            else:
+                walk.account_wrong()
+
+    def _account_works(self) -> bool:
+        try:
+            self._transport.request(self._account_check())
+        except WorkersAIError:
+            return False
+        self._account_routes = True
+        return True
 
     def _iter_chat(self, prepared: PreparedRequest, state: ChatStreamState) -> Iterator[ChatChunk]:
         chat = state.chat
@@ -789,6 +877,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         default_headers: Mapping[str, str] | None = None,
         session_affinity: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        fallback_models: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             account_id,
@@ -800,6 +889,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             default_headers=default_headers,
             session_affinity=session_affinity,
             retry_policy=retry_policy,
+            fallback_models=fallback_models,
         )
         self._transport = AsyncTransport(
             http_client=http_client, timeout=self.timeout, retry_policy=self.retry_policy
@@ -882,8 +972,17 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
     ) -> ChatResult:
         """Async twin of :meth:`WorkersAI.chat`."""
         messages = await ainline_image_urls(messages)
-        chat, prepared = self._chat_request(model, messages, False, dict(options))
-        return self._chat_result(await self._transport.request(prepared), chat)
+        walk = self._fallback_walk(model, options)
+        requests = walk.requests(lambda m: self._chat_request(m, messages, False, dict(options)))
+        for chat, prepared in requests:
+            try:
+                result = self._chat_result(await self._transport.request(prepared), chat)
+            except WorkersAIError as exc:
+                await self._after_failure(walk, exc)
+                continue
+            self._account_routes = True
+            return result
+        raise walk.exhausted()
 
     async def stream_chat(
         self,
@@ -893,9 +992,54 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
     ) -> AsyncChatStream:
         """Async twin of :meth:`WorkersAI.stream_chat` (``await`` it, then ``async for``)."""
         messages = await ainline_image_urls(messages)
-        chat, prepared = self._chat_request(model, messages, True, dict(options))
+        walk = self._fallback_walk(model, options)
+        attempts = walk.requests(lambda m: self._chat_request(m, messages, True, dict(options)))
+        chat, prepared = next(attempts)  # the first model's bad input raises here, unsent
         state = ChatStreamState(chat)
-        return AsyncChatStream(self._iter_chat(prepared, state), state)
+        return AsyncChatStream(self._iter_fallback(walk, attempts, prepared, state), state)
+
+    async def _iter_fallback(
+        self,
+        walk: FallbackWalk,
+        attempts: Iterator[tuple[ChatRequest, PreparedRequest]],
+        prepared: PreparedRequest,
+        state: ChatStreamState,
+    ) -> AsyncIterator[ChatChunk]:
+        """Async twin of :meth:`WorkersAI._iter_fallback`."""
+        while True:
+            delivered = False
+            try:
+                async for chunk in self._iter_chat(prepared, state):
+                    delivered = True
+                    yield chunk
+            except WorkersAIError as exc:
+                if delivered:
+                    raise
+                await self._after_failure(walk, exc)
+            else:
+                self._account_routes = True
+                return
+            attempt = next(attempts, None)
+            if attempt is None:
+                raise walk.exhausted()
+            chat, prepared = attempt
+            _restart(state, chat)
+
+    async def _after_failure(self, walk: FallbackWalk, error: WorkersAIError) -> None:
+        """Async twin of :meth:`WorkersAI._after_failure`."""
+        if walk.failed(error):
+            if self._account_routes or await self._account_works():
+                walk.account_ok()
+            else:
+                walk.account_wrong()
+
+    async def _account_works(self) -> bool:
+        try:
+            await self._transport.request(self._account_check())
+        except WorkersAIError:
+            return False
+        self._account_routes = True
+        return True
 
     async def _iter_chat(
         self, prepared: PreparedRequest, state: ChatStreamState
