@@ -619,9 +619,9 @@ class WorkersAI(TaskMethods, _ClientBase):
         """Stream a chat completion (same arguments as :meth:`chat`).
 
         Yields text/reasoning/tool-call deltas, then exactly one final chunk with usage and
-        the finish reason. With fallback models, a model that cannot answer hands over only
-        before the stream's first chunk. JSON-mode requests, which Workers AI cannot stream, are sent
-        unstreamed and replayed as a stream.
+        the finish reason. JSON-mode requests, which Workers AI cannot stream, are sent
+        unstreamed and replayed as a stream. With fallback models, a model that cannot answer
+        hands over only before the stream's first chunk.
         """
         messages = inline_image_urls(messages)
         walk = self._fallback_walk(model, options)
