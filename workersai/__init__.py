@@ -42,6 +42,7 @@ from workersai.errors import (
     UnsupportedFeatureError,
     WorkersAIError,
 )
+from workersai.generation import GenerationReport, agenerate, generate
 from workersai.images import ImageResult
 from workersai.models import ModelInfo, get_catalog, get_model_info, resolve_model
 from workersai.results import (
@@ -78,6 +79,7 @@ __all__ = [
     "DetectedObject",
     "EmbeddingResult",
     "GatewayOptions",
+    "GenerationReport",
     "ImageResult",
     "InternalServerError",
     "InvalidInputError",
@@ -109,6 +111,8 @@ __all__ = [
     "WorkersAI",
     "WorkersAIError",
     "__version__",
+    "agenerate",
+    "generate",
     "get_catalog",
     "get_model_info",
     "resolve_model",

@@ -1,4 +1,4 @@
-"""The ``workersai`` command: chat, embed, image, transcribe, models, doctor and demo.
+"""The ``workersai`` command: chat, embed, image, transcribe, models, doctor, demo and generate.
 
 Every command but ``demo`` uses the core client only. Errors a user can fix (missing
 credentials, a wrong model id, a file that does not exist) are printed as two short lines,
@@ -13,6 +13,7 @@ Examples::
     workersai models --task text-generation
     workersai doctor
     workersai demo
+    workersai generate prompts.jsonl --out answers.jsonl   (see workersai.cli.generate)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from workersai._config import (
 )
 from workersai._media import mime_for_path
 from workersai._version import __version__
+from workersai.cli.generate import add_generate_command
 from workersai.errors import (
     APIConnectionError,
     APIError,
@@ -645,6 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--offline", action="store_true", help="replay even with credentials set")
     usage_flag(demo)
     demo.set_defaults(run=_cmd_demo)
+
+    add_generate_command(command)  # the command lives in workersai/cli/generate.py
     return parser
 
 
