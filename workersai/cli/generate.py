@@ -22,6 +22,7 @@ from workersai._client import WorkersAI
 from workersai.batch import BatchWaitOptions
 from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.generation import GenerationInterrupted, GenerationReport, generate
+from workersai.generation._direct import pool
 from workersai.models import DEFAULT_CHAT_MODEL, resolve_model
 
 __all__ = ["add_generate_command", "run_generate"]
@@ -107,7 +108,7 @@ def _err(text: str = "") -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _closing_lines(report: GenerationReport, args: argparse.Namespace) -> None:
+def _closing_lines(report: GenerationReport) -> None:
     _err(report.summary())
     rate = report.answered / report.elapsed if report.elapsed > 0 else 0.0
     _err(f"{report.answered} answered in {report.elapsed:.1f}s ({rate:.1f}/s)")
@@ -123,7 +124,8 @@ def run_generate(args: argparse.Namespace) -> int:
         progress = "lines"
     else:
         progress = "bar"
-    client = WorkersAI(timeout=args.timeout, max_retries=args.max_retries)
+    http = pool(args.concurrency)  # one kept-alive connection per request in flight
+    client = WorkersAI(timeout=args.timeout, max_retries=args.max_retries, http_client=http)
     try:
         report = generate(
             source,
@@ -141,7 +143,7 @@ def run_generate(args: argparse.Namespace) -> int:
             client=client,
         )
     except GenerationInterrupted as stopped:
-        _closing_lines(stopped.report, args)
+        _closing_lines(stopped.report)
         _err(
             f"interrupted: {stopped.report.answered} answered by this run; the requests in "
             "flight were dropped. Run the same command again to resume."
@@ -154,5 +156,6 @@ def run_generate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         client.close()
-    _closing_lines(report, args)
+        http.close()
+    _closing_lines(report)
     return report.exit_code

@@ -44,7 +44,6 @@ from workersai._messages import render_prompt
 from workersai.batch import MAX_JOB_BYTES, BatchJob, BatchWaitOptions
 from workersai.errors import APIError, InvalidInputError, UnexpectedResponseError, WorkersAIError
 from workersai.generation._direct import Job
-from workersai.generation._output import error_line
 from workersai.generation._records import Record, Survey, record_key
 from workersai.models import get_model_info
 
@@ -302,7 +301,7 @@ class BatchRun:
                 with_usage = with_usage or result.usage is not None
                 self.job.answered(record, result, None)
             else:
-                self.job.failed(record, _item_error(item.result, chunk.model))
+                self.job.failed(record.id, chunk.model, _item_error(item.result, chunk.model))
             self.finished.add(key)
         if not with_usage and job.usage is not None:
             self.job.report.add_usage(chunk.model, job.usage)
@@ -310,9 +309,7 @@ class BatchRun:
     def _fail(self, key: str, model: str, error: BaseException) -> None:
         record = self.records.get(key)
         record_id = record.id if record is not None else _json.loads(key)
-        self.job.output.write(error_line(record_id, error))
-        self.job.report.record_failure(model)
-        self.job.progress.update()
+        self.job.failed(record_id, model, error)
         self.finished.add(key)
 
     def expired(self) -> bool:
@@ -359,7 +356,6 @@ def run_batch(client: WorkersAI, run: BatchRun) -> None:
             job = client.batch.poll(chunk.model, chunk.request_id)
             if job.done:
                 run.collect(chunk, job)
-    run.job.report.pending += sum(len(run._open_keys(chunk)) for chunk in run.polls)
 
 
 async def arun_batch(client: AsyncWorkersAI, run: BatchRun) -> None:
@@ -387,4 +383,3 @@ async def arun_batch(client: AsyncWorkersAI, run: BatchRun) -> None:
             job = await client.batch.poll(chunk.model, chunk.request_id)
             if job.done:
                 run.collect(chunk, job)
-    run.job.report.pending += sum(len(run._open_keys(chunk)) for chunk in run.polls)

@@ -12,7 +12,6 @@ Retries and fallbacks happen inside ``chat`` (the transport and the core), never
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import queue
 import threading
@@ -20,20 +19,43 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import httpx
+
 from workersai._client import AsyncWorkersAI, WorkersAI
+from workersai._concurrency import gather_or_cancel
+from workersai._transport import ssl_context
 from workersai.errors import WorkersAIError
 from workersai.generation._output import OutputFile, answer_line, error_line
 from workersai.generation._records import Record
 from workersai.generation._report import GenerationReport, Progress
 from workersai.results import ChatResult
 
-__all__ = ["Job", "arun_direct", "run_direct"]
+__all__ = ["Job", "arun_direct", "async_pool", "pool", "run_direct"]
+
+
+def _limits(max_concurrency: int) -> httpx.Limits:
+    # Every connection kept alive: the client's default pool keeps 20, so above 20 in
+    # flight each request past the 20th would open (and close) a connection of its own —
+    # measured at 10,000 records and concurrency 32: ~15% more CPU and 10% more wall time.
+    return httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+
+
+def pool(max_concurrency: int) -> httpx.Client:
+    """The HTTP pool of a job's own client: one kept-alive connection per request in flight."""
+    return httpx.Client(limits=_limits(max_concurrency), verify=ssl_context())
+
+
+def async_pool(max_concurrency: int) -> httpx.AsyncClient:
+    """Async twin of :func:`pool`."""
+    return httpx.AsyncClient(limits=_limits(max_concurrency), verify=ssl_context())
+
 
 Outcome = tuple[Record, "ChatResult | BaseException", float]
 
 
 class Job:
-    """Writes each outcome and keeps the count: the one writer of a run."""
+    """Writes each outcome and keeps the count. Thread-safe: the sync workers write their
+    own answers; after :meth:`stop` nothing more is written."""
 
     def __init__(
         self,
@@ -46,6 +68,8 @@ class Job:
         self.report = report
         self.progress = progress
         self.fallback_models = list(fallback_models)
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def chat_options(self, record: Record) -> dict[str, Any]:
         options = dict(record.params)
@@ -53,22 +77,37 @@ class Job:
             options["fallback_models"] = self.fallback_models
         return options
 
-    def answered(self, record: Record, result: ChatResult, latency_ms: int | None) -> None:
-        self.output.write(answer_line(record, result, latency_ms))
-        self.report.record_answer(result.model or record.model, result.usage)
-        self.progress.update()
+    def stop(self) -> None:
+        """Write nothing more (Ctrl-C: the answers still to come are dropped, and the output
+        may be closed)."""
+        with self._lock:
+            self._stopped = True
 
-    def failed(self, record: Record, error: BaseException) -> None:
-        self.output.write(error_line(record.id, error))
-        self.report.record_failure(record.model)
-        self.progress.update()
+    def answered(self, record: Record, result: ChatResult, latency_ms: int | None) -> None:
+        cost = result.cost.usd  # once: the estimate is not free, and both need it
+        line = answer_line(record, result, latency_ms, cost)
+        with self._lock:
+            if self._stopped:
+                return
+            self.output.write(line)
+            self.report.record_answer(result.model or record.model, result.usage, cost)
+            self.progress.update()
+
+    def failed(self, record_id: Any, model: str, error: BaseException) -> None:
+        line = error_line(record_id, error)
+        with self._lock:
+            if self._stopped:
+                return
+            self.output.write(line)
+            self.report.record_failure(model)
+            self.progress.update()
 
     def handle(self, outcome: Outcome) -> None:
         record, result, seconds = outcome
         if isinstance(result, ChatResult):
             self.answered(record, result, round(seconds * 1000))
         elif isinstance(result, WorkersAIError):
-            self.failed(record, result)
+            self.failed(record.id, record.model, result)
         else:  # a bug, not a failed request: stop the run (what was written stays)
             raise result
 
@@ -79,15 +118,23 @@ class Job:
 
 
 class _Workers:
-    """``count`` daemon threads running ``ask`` on submitted records; outcomes come back on
-    :attr:`outcomes`. Each call runs in a copy of the submitting context, so usage trackers
-    (:func:`workersai.usage.track_usage`) around the run see its requests."""
+    """``count`` daemon threads: each takes a record, asks, writes the answer, takes the next.
 
-    def __init__(self, count: int, client: WorkersAI, job: Job) -> None:
+    Each worker writes its own answer before it starts another request, so at any moment at
+    most ``count`` requests are paid for and not written — those a kill makes the next run
+    pay again. Each call runs in a copy of the submitting context, so usage trackers
+    (:func:`workersai.usage.track_usage`) around the run see its requests.
+    """
+
+    def __init__(self, count: int, client: WorkersAI, job: Job, slots: threading.Semaphore):
         self._client = client
         self._job = job
-        self._tasks: queue.Queue[tuple[contextvars.Context, Record] | None] = queue.Queue()
-        self.outcomes: queue.Queue[Outcome] = queue.Queue()
+        self._slots = slots
+        # SimpleQueue: a fraction of Queue's cost per hand-over
+        self._tasks: queue.SimpleQueue[tuple[contextvars.Context, Record] | None] = (
+            queue.SimpleQueue()
+        )
+        self.error: BaseException | None = None  # a bug in a worker, raised by the caller
         self._count = count
         for index in range(count):
             threading.Thread(
@@ -100,7 +147,12 @@ class _Workers:
             if item is None:
                 return
             context, record = item
-            self.outcomes.put(context.run(self._ask, record))
+            try:
+                self._job.handle(context.run(self._ask, record))
+            except BaseException as exc:
+                self.error = exc
+            finally:
+                self._slots.release()
 
     def _ask(self, record: Record) -> Outcome:
         started = time.perf_counter()
@@ -115,6 +167,14 @@ class _Workers:
     def submit(self, record: Record) -> None:
         self._tasks.put((contextvars.copy_context(), record))
 
+    def cancel(self) -> None:
+        """Take back the records no worker has started (nothing sent, nothing to pay)."""
+        while True:
+            try:
+                self._tasks.get_nowait()
+            except queue.Empty:
+                return
+
     def stop(self) -> None:
         for _ in range(self._count):
             self._tasks.put(None)
@@ -123,33 +183,33 @@ class _Workers:
 def run_direct(
     client: WorkersAI, job: Job, records: Iterator[Record], max_concurrency: int
 ) -> None:
-    """Answer ``records`` with at most ``max_concurrency`` requests in flight. On Ctrl-C the
-    answers that arrived are written and ``KeyboardInterrupt`` is raised again."""
-    workers = _Workers(max_concurrency, client, job)
-    in_flight = 0
+    """Answer ``records`` with at most ``max_concurrency`` requests in flight (one per
+    worker thread), each line written as its answer arrives. On Ctrl-C what arrived is
+    written, the rest dropped, and ``KeyboardInterrupt`` raised again."""
+    # A few records wait in the queue so a worker starts its next request the moment it has
+    # written an answer, instead of waiting for this thread to wake up and hand it one.
+    ahead = 2 * max_concurrency
+    slots = threading.Semaphore(ahead)
+    workers = _Workers(max_concurrency, client, job, slots)
     try:
         for record in records:
-            while in_flight >= max_concurrency:
-                job.handle(workers.outcomes.get())
-                in_flight -= 1
+            slots.acquire()
+            _raise_from(workers)
             workers.submit(record)
-            in_flight += 1
-        while in_flight:
-            job.handle(workers.outcomes.get())
-            in_flight -= 1
-    except KeyboardInterrupt:
-        # Paid for and arrived: written. Still in flight: dropped, asked again next run.
-        while True:
-            try:
-                outcome = workers.outcomes.get_nowait()
-            except queue.Empty:
-                break
-            job.handle(outcome)
-            in_flight -= 1
-        job.report.pending += in_flight
+        for _ in range(ahead):  # every slot back: every record written
+            slots.acquire()
+            _raise_from(workers)
+    except BaseException:
+        workers.cancel()
+        job.stop()  # the answers still in flight are dropped; the next run asks again
         raise
     finally:
         workers.stop()
+
+
+def _raise_from(workers: _Workers) -> None:
+    if workers.error is not None:
+        raise workers.error
 
 
 # --------------------------------------------------------------------------------------
@@ -171,29 +231,16 @@ async def _aask(client: AsyncWorkersAI, job: Job, record: Record) -> Outcome:
 async def arun_direct(
     client: AsyncWorkersAI, job: Job, records: Iterator[Record], max_concurrency: int
 ) -> None:
-    """Async twin of :func:`run_direct`: on cancellation (Ctrl-C under ``asyncio.run``) the
-    answers that arrived are written, the requests in flight cancelled."""
-    pending: set[asyncio.Task[Outcome]] = set()
+    """Async twin of :func:`run_direct`: ``max_concurrency`` worker tasks take the next record
+    as each finishes and write its line at once; on cancellation (Ctrl-C under
+    ``asyncio.run``) the requests in flight are cancelled and everything else is written."""
 
-    async def settle(until: int) -> None:
-        nonlocal pending
-        while len(pending) > until:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                job.handle(task.result())
+    async def worker() -> None:
+        for record in records:  # one shared iterator: each record goes to one worker
+            job.handle(await _aask(client, job, record))
 
     try:
-        for record in records:
-            await settle(max_concurrency - 1)
-            pending.add(asyncio.ensure_future(_aask(client, job, record)))
-        await settle(0)
+        await gather_or_cancel([worker() for _ in range(max_concurrency)])
     except BaseException:
-        for task in pending:
-            if task.done() and not task.cancelled():
-                job.handle(task.result())
-            else:
-                task.cancel()
-        still = [task for task in pending if not task.done() or task.cancelled()]
-        job.report.pending += len(still)
-        await asyncio.gather(*pending, return_exceptions=True)
+        job.stop()
         raise

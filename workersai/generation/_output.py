@@ -217,8 +217,11 @@ def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
     return out
 
 
-def answer_line(record: Record, result: ChatResult, latency_ms: int | None) -> dict[str, Any]:
-    """The output line of an answered record."""
+def answer_line(
+    record: Record, result: ChatResult, latency_ms: int | None, cost_usd: float | None
+) -> dict[str, Any]:
+    """The output line of an answered record (``cost_usd``: ``result.cost.usd``, computed
+    once by the caller)."""
     line: dict[str, Any] = {"id": record.id, **record.carried}
     line["model"] = result.model or record.model
     line["response"] = result.text
@@ -236,9 +239,8 @@ def answer_line(record: Record, result: ChatResult, latency_ms: int | None) -> d
         ]
     line["usage"] = usage_dict(result.usage)
     line["finish_reason"] = result.finish_reason
-    cost = result.cost.usd
-    if cost is not None:
-        line["cost_usd"] = cost
+    if cost_usd is not None:
+        line["cost_usd"] = cost_usd
     if latency_ms is not None:
         line["latency_ms"] = latency_ms
     return line

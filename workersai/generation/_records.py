@@ -80,6 +80,7 @@ class Record:
     messages: list[dict[str, Any]]
     params: dict[str, Any]
     carried: dict[str, Any]
+    from_prompt: bool = False  # built from a text prompt, not given messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,10 @@ def parse_record(line: int, text: str, options: JobOptions) -> Record | BadLine:
             line,
             f"field {clash[0]!r} is where the output puts the answer; rename it in the input",
         )
-    return Record(line, record_id, record_key(record_id), model, messages, params, carried)
+    from_prompt = prompt is not None
+    return Record(
+        line, record_id, record_key(record_id), model, messages, params, carried, from_prompt
+    )
 
 
 @dataclass
@@ -258,6 +262,8 @@ def _model_problem(
             checked[combination] = exc.message
     if checked[combination] is not None:
         return checked[combination]
+    if record.from_prompt:
+        return None  # a text prompt (and system text) fits every text-generation model
     try:
         prepare_messages(record.messages, get_model_info(resolved))
     except InvalidInputError as exc:

@@ -101,7 +101,8 @@ class GenerationReport:
             out.add(totals)
         return out
 
-    def record_answer(self, model: str, usage: Usage | None) -> ModelTotals:
+    def record_answer(self, model: str, usage: Usage | None, cost_usd: float | None) -> None:
+        """One answer of ``model`` (``cost_usd``: its estimate, ``None`` when unknown)."""
         totals = self.by_model.setdefault(model, ModelTotals())
         totals.answered += 1
         self.answered += 1
@@ -109,12 +110,10 @@ class GenerationReport:
             totals.prompt_tokens += usage.prompt_tokens
             totals.completion_tokens += usage.completion_tokens
             totals.neurons += usage.neurons or 0.0
-        cost = estimate_cost(model, usage)
-        if cost.usd is None:
+        if cost_usd is None:
             totals.unpriced += 1
         else:
-            totals.known_usd += cost.usd
-        return totals
+            totals.known_usd += cost_usd
 
     def add_usage(self, model: str, usage: Usage) -> None:
         """Tokens and cost reported for a whole Batch API job whose items carried none."""
