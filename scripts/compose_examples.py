@@ -34,7 +34,7 @@ from workersai.examples import OFFLINE_ENV, save_exchanges  # noqa: E402
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
-KEEP_OUTPUTS = {"03_images"}
+KEEP_OUTPUTS = {"03_images", "05_bulk_generation"}
 
 
 @contextlib.contextmanager
