@@ -536,3 +536,23 @@ def test_after_ctrl_c_an_answer_still_in_flight_is_never_written(
     output.close()
     assert [line["id"] for line in read_lines(tmp_path / "out.jsonl")] == ["soon"]
     assert report.answered == 1
+
+
+def test_a_progress_bar_shows_records_tokens_and_cost(
+    tmp_path: Path, client: WorkersAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tqdm")  # optional (workersai[all]); without it: plain lines
+    _run(tmp_path, client, prompts(4), progress="bar")
+    err = capsys.readouterr().err
+    assert "generate: 100%" in err and "4/4" in err
+    assert "28 tokens, $0.0000" in err  # the postfix: running tokens and cost
+
+
+def test_the_sync_and_async_runners_are_twins() -> None:
+    from workersai.generation._batch import arun_batch, run_batch
+    from workersai.generation._direct import arun_direct, run_direct
+
+    for sync, async_ in ((run_direct, arun_direct), (run_batch, arun_batch)):
+        assert [p.name for p in inspect.signature(sync).parameters.values()] == [
+            p.name for p in inspect.signature(async_).parameters.values()
+        ]
