@@ -42,7 +42,7 @@ from workersai.models import resolve_model
 
 __all__ = ["FallbackWalk", "check_fallback_models", "fallback_reason", "needs_account_check"]
 
-logger = logging.getLogger("workersai.fallback")
+logger = logging.getLogger(__name__)
 
 _R = TypeVar("_R")
 

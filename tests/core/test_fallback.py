@@ -118,7 +118,7 @@ async def test_the_next_model_answers_when_the_model_cannot(
 ) -> None:
     server.enqueue(Reply.error(*fault), _answer("from qwen"))
     client = _client(flavour, server, fallback_models=[QWEN])
-    with caplog.at_level(logging.WARNING, logger="workersai.fallback"), track_usage() as usage:
+    with caplog.at_level(logging.WARNING, logger="workersai._fallback"), track_usage() as usage:
         result = await _chat(client, LLAMA, USER, temperature=0.2)
     assert (result.text, result.model) == ("from qwen", QWEN)
     assert _models(server) == [LLAMA, QWEN]
@@ -216,7 +216,7 @@ async def test_each_model_gets_its_own_request_and_one_that_cannot_take_it_is_sk
     # temperature 3 is fine for Llama (0-5) but over Gemma 4's limit (0-2): Gemma is skipped
     server.enqueue(Reply.error(*CAPACITY), _answer())
     client = _client(flavour, server, fallback_models=[GEMMA, FAST])
-    with caplog.at_level(logging.WARNING, logger="workersai.fallback"):
+    with caplog.at_level(logging.WARNING, logger="workersai._fallback"):
         result = await _chat(client, LLAMA, USER, temperature=3)
     assert result.model == FAST
     assert _models(server) == [LLAMA, FAST]
