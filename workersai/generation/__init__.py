@@ -70,7 +70,7 @@ from workersai.generation._report import (
     ProgressMode,
     make_progress,
 )
-from workersai.models import DEFAULT_CHAT_MODEL, resolve_model, suggest_models
+from workersai.models import DEFAULT_CHAT_MODEL, get_catalog, resolve_model, suggest_models
 
 __all__ = [
     "GenerationInterrupted",
@@ -141,6 +141,20 @@ def _job_options(
     )
 
 
+def _check_fsync_interval(value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidInputError(
+            f"fsync_interval must be a number of seconds (0 or more), got {value!r}",
+            field="fsync_interval",
+        )
+    return float(value)
+
+
 def _progress_mode(progress: bool | str) -> ProgressMode:
     if progress is True:
         return "auto"
@@ -155,8 +169,6 @@ def _progress_mode(progress: bool | str) -> ProgressMode:
 
 
 def _unknown_to_catalog(found: Survey, options: JobOptions) -> list[tuple[str, int]]:
-    from workersai.models import get_catalog
-
     catalog = get_catalog()
     unknown = found.unknown_models()
     unknown += [(m, 0) for m in options.fallback_models if m not in catalog]
@@ -165,8 +177,6 @@ def _unknown_to_catalog(found: Survey, options: JobOptions) -> list[tuple[str, i
 
 def _check_unknown(unknown: list[tuple[str, int]]) -> None:
     """After a live refresh of the catalog: models still unknown fail the run."""
-    from workersai.models import get_catalog
-
     catalog = get_catalog()
     left = [(model, line) for model, line in unknown if model not in catalog]
     if not left:
@@ -322,6 +332,7 @@ def generate(
     """
     options = _job_options(model, fallback_models, system, temperature, max_tokens)
     check_concurrency(max_concurrency)
+    fsync_interval = _check_fsync_interval(fsync_interval)
     mode = _progress_mode(progress)
     job: Job | None = None
     with ExitStack() as stack:
@@ -374,6 +385,7 @@ async def agenerate(
     input and writing lines happen on the loop too — they are small and fast)."""
     options = _job_options(model, fallback_models, system, temperature, max_tokens)
     check_concurrency(max_concurrency)
+    fsync_interval = _check_fsync_interval(fsync_interval)
     mode = _progress_mode(progress)
     job: Job | None = None
     with ExitStack() as stack:
