@@ -8,6 +8,7 @@ nothing ever prints a traceback.
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import json
@@ -239,6 +240,30 @@ def test_image_from_flux_is_saved_as_the_suffix_says(
     assert "converted to PNG" in capsys.readouterr().err
 
 
+def test_image_without_pillow_keeps_the_paid_picture(
+    server: WorkersAIServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The README's line on a bare install: flux answers JPEG, the file name asks for PNG and
+    # Pillow is not there to convert. The picture is saved as JPEG next to it, in one line.
+    for name in {"PIL", "PIL.Image", *(n for n in sys.modules if n.startswith("PIL."))}:
+        monkeypatch.setitem(sys.modules, name, None)  # `import PIL` fails
+    jpeg = (FIXTURES / "photo.jpg").read_bytes()
+    server.enqueue(Reply.result({"image": base64.b64encode(jpeg).decode()}))
+    asked = tmp_path / "lighthouse.png"
+    assert main(["image", "a lighthouse at dusk", "--out", str(asked)]) == 0
+    assert (tmp_path / "lighthouse.jpg").read_bytes() == jpeg
+    assert not asked.exists()
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"saved {tmp_path / 'lighthouse.jpg'}: 64x64 JPEG image")
+    assert line.endswith(f"— not {asked}: converting JPEG to PNG needs Pillow (pip install pillow)")
+    assert len(server.requests) == 1
+
+
 def test_image_from_sdxl_binary_png(server: WorkersAIServer, tmp_path: Path) -> None:
     png = (FIXTURES / "photo.png").read_bytes()
     server.enqueue(Reply.binary(png, "image/png"))  # raw PNG bytes, no envelope (§8.1)
@@ -457,3 +482,21 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: workersai {command}" in capsys.readouterr().out
+
+
+def test_the_demo_shares_the_output_helpers_without_an_import_cycle() -> None:
+    # cli/__init__ runs the demo; the demo and the commands print through cli/_output. Neither
+    # the demo nor _output imports the cli package itself, anywhere (no deferred import either).
+    cli = Path(__file__).parents[2] / "workersai" / "cli"
+    for module in ("demo.py", "_output.py"):
+        tree = ast.parse((cli / module).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert "workersai.cli" not in imported, module
+        if module == "_output.py":
+            assert "workersai.cli.demo" not in imported

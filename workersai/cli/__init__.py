@@ -36,8 +36,8 @@ from workersai._config import (
     API_TOKEN_FILE_ENV,
     resolve_base_url,
 )
-from workersai._media import mime_for_path
 from workersai._version import __version__
+from workersai.cli._output import CommandError, err, report, save_image
 from workersai.errors import (
     APIConnectionError,
     APIError,
@@ -46,7 +46,7 @@ from workersai.errors import (
     RouteNotFoundError,
     WorkersAIError,
 )
-from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult
+from workersai.images import DEFAULT_IMAGE_MODEL
 from workersai.models import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_EMBEDDING_MODEL,
@@ -67,22 +67,9 @@ EXIT_USAGE = 2  # argparse's code for bad arguments
 EXIT_INTERRUPTED = 130
 
 
-class CommandError(Exception):
-    """A user mistake the CLI explains in plain words (exit code 1, no traceback)."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
 # --------------------------------------------------------------------------------------
-# Output helpers
+# Output helpers (the shared ones are in _output, which the demo imports too)
 # --------------------------------------------------------------------------------------
-
-
-def _err(text: str = "") -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -93,8 +80,8 @@ def _usage_report(enabled: bool) -> Iterator[UsageTracker | None]:
         return
     with track_usage() as tracker:
         yield tracker
-    _err()
-    _err(tracker.summary())
+    err()
+    err(tracker.summary())
 
 
 def _read_text_arg(value: str) -> str:
@@ -208,7 +195,7 @@ def _progress(total: int, enabled: bool) -> tuple[Callable[[int, int], None], Ca
             sys.stderr.write(f"\rembedded {done}/{total} texts")
             sys.stderr.flush()
 
-    return count, (lambda: _err() if interactive else None)
+    return count, (lambda: err() if interactive else None)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -242,7 +229,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     note = f" ({skipped} blank line{'s' if skipped != 1 else ''} skipped)" if skipped else ""
     where = f" to {args.out}" if args.out else ""
     model = result.model or args.model
-    _err(f"embedded {len(texts)} texts with {model}: {dims} dimensions{where}{note}")
+    err(f"embedded {len(texts)} texts with {model}: {dims} dimensions{where}{note}")
     return EXIT_OK
 
 
@@ -266,16 +253,8 @@ def _cmd_image(args: argparse.Namespace) -> int:
         image = client.generate_image(
             prompt, model=args.model, **{k: v for k, v in params.items() if v is not None}
         )
-    _err(saved_image_line(image, image.save(args.out)))
+    err(save_image(image, args.out))
     return EXIT_OK
-
-
-def saved_image_line(image: ImageResult, path: Path) -> str:
-    """``saved out.png: 1024x1024 JPEG image (…) by <model>, converted to PNG``."""
-    wanted = mime_for_path(path)
-    converted = wanted is not None and wanted != image.mime_type
-    note = f", converted to {wanted.split('/', 1)[1].upper()}" if converted and wanted else ""
-    return f"saved {path}: {image.describe()}{note}"
 
 
 # --------------------------------------------------------------------------------------
@@ -364,7 +343,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         tools = "yes" if m.function_calling else ""
         print(f"{m.id:<{width}}  {m.task:<28} {context:>8} {tools:>5} {dims:>5}  {_price_text(m)}")
     source = "live from /ai/models/search" if args.live else "bundled catalog; --live asks the API"
-    _err(f"{len(models)} models ({source})")
+    err(f"{len(models)} models ({source})")
     return EXIT_OK
 
 
@@ -648,12 +627,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(message: str, hint: str | None) -> None:
-    _err(f"error: {message}")
-    if hint:
-        _err(f"hint: {hint}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``python -m workersai`` and ``workersai``)."""
     args = build_parser().parse_args(argv)
@@ -661,12 +634,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except CommandError as exc:
-        _report(exc.message, exc.hint)
+        report(exc.message, exc.hint)
     except WorkersAIError as exc:
         code_text = f" [{exc.code}]" if isinstance(exc, APIError) and exc.code else ""
-        _report(f"{exc.message}{code_text}", exc.hint)
+        report(f"{exc.message}{code_text}", exc.hint)
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `workersai embed file | head`
         with contextlib.suppress(OSError):

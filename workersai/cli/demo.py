@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workersai.cli._output import save_image
 from workersai.examples import OFFLINE_ENV, readme_text, replay_unless_live
 from workersai.usage import track_usage
 
@@ -146,13 +147,12 @@ def rag_over_readme() -> None:
 
 def image_to_disk(out_dir: Path) -> None:
     from langchain_workersai import WorkersAIImage
-    from workersai.cli import saved_image_line
 
     generator = WorkersAIImage()
     _step(4, f"Image — LangChain WorkersAIImage ({generator.model})")
     _say(f"> {IMAGE_PROMPT}")
     image = generator.invoke(IMAGE_PROMPT)
-    _say(saved_image_line(image, image.save(out_dir / IMAGE_FILE)))
+    _say(save_image(image, out_dir / IMAGE_FILE))
 
 
 def run_demo(*, out_dir: Path, usage: bool = False, offline: bool = False) -> int:
