@@ -177,6 +177,67 @@ def test_empty_prompt_is_refused_before_any_request(
     assert server.requests == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["chat", "hi", "--temperature", "9"],
+            "argument --temperature: must be from 0 to 5, not 9",
+        ),
+        (["chat", "hi", "--temperature", "nan"], "argument --temperature: must be a finite number"),
+        # the catalog's range for this model is 0-2: checked for the model given
+        (
+            ["chat", "hi", "-m", "@cf/moonshotai/kimi-k2.5", "--temperature", "3"],
+            "argument --temperature: @cf/moonshotai/kimi-k2.5 takes 0 to 2, not 3",
+        ),
+        (["chat", "hi", "--timeout", "-1"], "argument --timeout: must be more than 0 seconds"),
+        (["chat", "hi", "--timeout", "inf"], "argument --timeout: must be a finite number"),
+        (["doctor", "--timeout", "0"], "argument --timeout: must be more than 0 seconds, not 0"),
+        (["chat", "hi", "--max-tokens", "0"], "argument --max-tokens: must be at least 1, not 0"),
+        (["chat", "hi", "--max-retries", "-1"], "argument --max-retries: must be at least 0"),
+        (["embed", "f.txt", "--max-concurrency", "0"], "argument --max-concurrency: must be at"),
+        (["embed", "f.txt", "--batch-size", "0"], "argument --batch-size: must be at least 1"),
+        (["image", "a fox", "-o", "x.png", "--steps", "9"], "argument --steps: steps=9 is out"),
+        (["image", "a fox", "-o", "x.png", "--seed", "-1"], "argument --seed: must be at least 0"),
+        (
+            ["image", "a fox", "-o", "x.png", "-m", "stable-diffusion-xl-base-1.0", "--width", "9"],
+            "argument --width: width=9 is out of range for "
+            "@cf/stabilityai/stable-diffusion-xl-base-1.0: allowed 256 to 2048",
+        ),
+    ],
+)
+def test_values_out_of_range_are_usage_errors_with_the_range(
+    server: WorkersAIServer, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("usage: workersai ")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chat", "hi", "--no-stream", "--temperature", "0", "--timeout", "0.5"],
+        ["chat", "hi", "--no-stream", "--temperature", "5", "--max-retries", "0"],
+        ["image", "a fox", "-o", "{out}", "-m", "stable-diffusion-xl-base-1.0", "--seed", "0"],
+    ],
+)
+def test_values_at_the_edges_of_their_range_are_accepted(
+    server: WorkersAIServer, tmp_path: Path, argv: list[str]
+) -> None:
+    server.enqueue(
+        Reply.result({"response": "Hi."})
+        if argv[0] == "chat"
+        else Reply.binary((FIXTURES / "photo.png").read_bytes(), "image/png")
+    )
+    assert main([a.format(out=tmp_path / "x.png") for a in argv]) == 0
+    assert len(server.requests) == 1
+
+
 # -- embed --------------------------------------------------------------------------------
 
 
@@ -282,9 +343,12 @@ def test_image_from_sdxl_binary_png(server: WorkersAIServer, tmp_path: Path) -> 
 def test_image_parameter_the_model_does_not_take(
     server: WorkersAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["image", "a fox", "-o", str(tmp_path / "x.png"), "--width", "512"]) == 1
+    # A bad argument for the chosen model: a usage error (exit 2), before the paid request.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["image", "a fox", "-o", str(tmp_path / "x.png"), "--width", "512"])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "flux-1-schnell" in err and "width" in err
+    assert "argument --width: @cf/black-forest-labs/flux-1-schnell does not accept width" in err
     assert server.requests == []
 
 

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,16 +43,18 @@ from workersai.errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    InvalidInputError,
     PermissionDeniedError,
     RouteNotFoundError,
     WorkersAIError,
 )
-from workersai.images import DEFAULT_IMAGE_MODEL
+from workersai.images import DEFAULT_IMAGE_MODEL, check_image_params
 from workersai.models import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_EMBEDDING_MODEL,
     ModelInfo,
     get_catalog,
+    get_model_info,
     resolve_model,
 )
 from workersai.tasks import SPEECH_RECOGNITION_MODEL
@@ -109,14 +112,101 @@ def _model(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).replace("\n", " ")) from None
 
 
-def _positive_int(value: str) -> int:
+def _whole_number(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``low`` (exit 2 otherwise)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        return number
+
+    return parse
+
+
+_positive_int = _whole_number(1)
+
+
+def _finite(value: str) -> float:
     try:
-        number = int(value)
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {value}")
     return number
+
+
+def _seconds(value: str) -> float:
+    seconds = _finite(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {value}")
+    return seconds
+
+
+# The widest range of any chat model in the catalog; each model's own is checked after parsing.
+_TEMPERATURE = (0.0, 5.0)
+
+
+def _temperature(value: str) -> float:
+    number = _finite(value)
+    low, high = _TEMPERATURE
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, not {value}")
+    return number
+
+
+class _BadArgumentError(Exception):
+    """An argument out of what its model allows, found after parsing (a usage error: exit 2)."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"argument {flag}: {message}")
+
+
+def _check_chat_args(args: argparse.Namespace) -> None:
+    info = get_model_info(args.model)
+    spec = info.params.get("temperature") if info else None
+    if args.temperature is None or spec is None:
+        return
+    low = spec.minimum if spec.minimum is not None else _TEMPERATURE[0]
+    high = spec.maximum if spec.maximum is not None else _TEMPERATURE[1]
+    if not low <= args.temperature <= high:
+        raise _BadArgumentError(
+            "--temperature", f"{args.model} takes {low:g} to {high:g}, not {args.temperature:g}"
+        )
+
+
+_IMAGE_FLAGS = {
+    "negative_prompt": "--negative-prompt",
+    "width": "--width",
+    "height": "--height",
+    "num_steps": "--steps",
+    "steps": "--steps",
+    "seed": "--seed",
+}
+
+
+def _image_params(args: argparse.Namespace) -> dict[str, Any]:
+    params = {
+        "negative_prompt": args.negative_prompt,
+        "width": args.width,
+        "height": args.height,
+        "num_steps": args.steps,
+        "seed": args.seed,
+    }
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _check_image_args(args: argparse.Namespace) -> None:
+    # What the model takes and its documented ranges (flux: steps at most 8, no width): an
+    # argument it cannot use is a usage error, found before the (paid) request.
+    try:
+        check_image_params(args.model, _image_params(args))
+    except InvalidInputError as exc:
+        raise _BadArgumentError(_IMAGE_FLAGS.get(exc.field or "", "--model"), exc.message) from None
 
 
 def _client(args: argparse.Namespace) -> WorkersAI:
@@ -242,17 +332,8 @@ def _cmd_image(args: argparse.Namespace) -> int:
     prompt = _read_text_arg(args.prompt)
     if not prompt.strip():
         raise CommandError("The prompt is empty.", 'Pass a prompt: workersai image "a fox".')
-    params = {
-        "negative_prompt": args.negative_prompt,
-        "width": args.width,
-        "height": args.height,
-        "num_steps": args.steps,
-        "seed": args.seed,
-    }
     with _client(args) as client, _usage_report(args.usage):
-        image = client.generate_image(
-            prompt, model=args.model, **{k: v for k, v in params.items() if v is not None}
-        )
+        image = client.generate_image(prompt, model=args.model, **_image_params(args))
     err(save_image(image, args.out))
     return EXIT_OK
 
@@ -509,11 +590,16 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=description or help)
         sub.add_argument(
-            "--timeout", type=float, default=60.0, metavar="S", help="seconds per request (60)"
+            "--timeout", type=_seconds, default=60.0, metavar="S", help="seconds per request (60)"
         )
         sub.add_argument(
-            "--max-retries", type=int, default=2, metavar="N", help="retries on 429/5xx (2)"
+            "--max-retries",
+            type=_whole_number(0),
+            default=2,
+            metavar="N",
+            help="retries on 429/5xx (2)",
         )
+        sub.set_defaults(command_parser=sub, check=None)
         return sub
 
     def usage_flag(sub: argparse.ArgumentParser) -> None:
@@ -535,9 +621,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--json", action="store_true", help="print the whole result as JSON")
     chat.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
-    chat.add_argument("--temperature", type=float, help="0-5; lower is more deterministic")
+    chat.add_argument(
+        "--temperature", type=_temperature, help="0-5 (0-2 for some models); lower is steadier"
+    )
     usage_flag(chat)
-    chat.set_defaults(run=_cmd_chat)
+    chat.set_defaults(run=_cmd_chat, check=_check_chat_args)
 
     embed = command(
         "embed",
@@ -569,9 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--width", type=_positive_int, help="pixels (models that take it)")
     image.add_argument("--height", type=_positive_int, help="pixels (models that take it)")
     image.add_argument("--steps", type=_positive_int, help="diffusion steps")
-    image.add_argument("--seed", type=_positive_int, help="seed for a reproducible image")
+    image.add_argument("--seed", type=_whole_number(0), help="seed for a reproducible image")
     usage_flag(image)
-    image.set_defaults(run=_cmd_image)
+    image.set_defaults(run=_cmd_image, check=_check_image_args)
 
     transcribe = command("transcribe", "transcribe an audio file with Whisper")
     transcribe.add_argument("audio", help="audio file (mp3, wav, ...)")
@@ -630,6 +718,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``python -m workersai`` and ``workersai``)."""
     args = build_parser().parse_args(argv)
+    if args.check is not None:
+        try:
+            args.check(args)
+        except _BadArgumentError as exc:
+            args.command_parser.error(str(exc))  # usage, the message, exit 2
     try:
         code: int = args.run(args)
         return code
