@@ -154,8 +154,12 @@ def test_missing_credentials_name_the_variables(
 ) -> None:
     monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
     assert main(["chat", "hi"]) == 1
-    err = capsys.readouterr().err
-    assert "CLOUDFLARE_API_TOKEN" in err and "CF_AI_API_TOKEN" in err
+    error, hint = capsys.readouterr().err.strip().splitlines()
+    assert "CLOUDFLARE_API_TOKEN" in error and "CF_AI_API_TOKEN" in error
+    # ... and where a newcomer without credentials can see it all work
+    assert hint.endswith(
+        "To try the package first, `workersai demo` runs offline, without credentials."
+    )
     assert server.requests == []
 
 
@@ -522,6 +526,7 @@ def test_doctor_credentials_from_a_file_and_missing(
     out = capsys.readouterr().out
     assert f"API token: 16 characters from CLOUDFLARE_API_TOKEN_FILE ({token_file})" in out
     assert "FAIL  account id: not set" in out
+    assert "doctor: to try the package first, `workersai demo` runs offline" in out
     assert "secret-from-file" not in out
     assert server.requests == []  # nothing is sent without both credentials
 

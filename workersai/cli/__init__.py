@@ -38,12 +38,12 @@ from workersai._config import (
     resolve_base_url,
 )
 from workersai._version import __version__
-from workersai.cli._output import CommandError, err, report, save_image
+from workersai.cli._output import CommandError, describe_error, err, report, save_image
 from workersai.errors import (
     APIConnectionError,
-    APIError,
     AuthenticationError,
     InvalidInputError,
+    MissingCredentialsError,
     PermissionDeniedError,
     RouteNotFoundError,
     WorkersAIError,
@@ -68,6 +68,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and something went wrong (API error, missing file, ...)
 EXIT_USAGE = 2  # argparse's code for bad arguments
 EXIT_INTERRUPTED = 130
+
+# Where a user without credentials yet can see everything work.
+_TRY_OFFLINE = "`workersai demo` runs offline, without credentials"
 
 
 # --------------------------------------------------------------------------------------
@@ -519,6 +522,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     print(f"api: {base_url}")
     if checks.failures:
         print("doctor: fix the credentials above, then run `workersai doctor` again")
+        print(f"doctor: to try the package first, {_TRY_OFFLINE}")
         return EXIT_FAILED
 
     account_ok = False
@@ -708,7 +712,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and the reranker, and an image saved to disk. Without credentials it replays bundled "
         "example responses and says so.",
     )
-    demo.add_argument("--out-dir", default=".", help="where to save the image (.)")
+    demo.add_argument(
+        "--out-dir",
+        default=".",
+        metavar="DIR",
+        help="where to save the picture, workersai-demo.png (default: here; created if missing)",
+    )
     demo.add_argument("--offline", action="store_true", help="replay even with credentials set")
     usage_flag(demo)
     demo.set_defaults(run=_cmd_demo)
@@ -728,9 +737,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except CommandError as exc:
         report(exc.message, exc.hint)
+    except MissingCredentialsError as exc:
+        message, hint = describe_error(exc)
+        offline = f"To try the package first, {_TRY_OFFLINE}."
+        report(message, f"{hint} {offline}" if hint else offline)
     except WorkersAIError as exc:
-        code_text = f" [{exc.code}]" if isinstance(exc, APIError) and exc.code else ""
-        report(f"{exc.message}{code_text}", exc.hint)
+        report(*describe_error(exc))
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_INTERRUPTED

@@ -13,9 +13,10 @@ import warnings
 from pathlib import Path
 
 from workersai._media import mime_for_path
+from workersai.errors import APIError, WorkersAIError
 from workersai.images import ImageNotConvertedWarning, ImageResult
 
-__all__ = ["CommandError", "err", "report", "save_image", "saved_image_line"]
+__all__ = ["CommandError", "describe_error", "err", "report", "save_image", "saved_image_line"]
 
 
 class CommandError(Exception):
@@ -37,6 +38,12 @@ def report(message: str, hint: str | None) -> None:
     err(f"error: {message}")
     if hint:
         err(f"hint: {hint}")
+
+
+def describe_error(exc: WorkersAIError) -> tuple[str, str | None]:
+    """``(message, hint)`` of a core error; the message ends with Cloudflare's code."""
+    code = f" [{exc.code}]" if isinstance(exc, APIError) and exc.code else ""
+    return f"{exc.message}{code}", exc.hint
 
 
 def save_image(image: ImageResult, path: str | os.PathLike[str]) -> str:
