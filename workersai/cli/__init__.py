@@ -337,6 +337,10 @@ def _cmd_image(args: argparse.Namespace) -> int:
         raise CommandError("The prompt is empty.", 'Pass a prompt: workersai image "a fox".')
     with _client(args) as client, _usage_report(args.usage):
         image = client.generate_image(prompt, model=args.model, **_image_params(args))
+    # Without Pillow a JPEG cannot become the PNG --out asks for. Refusing before the request
+    # would need the model's output format, which the catalog does not always know (flux's
+    # JPEG is undeclared), and would fail the README's own line on a bare install; so the
+    # picture, already paid for, is saved in its own format next to --out and the line says so.
     err(save_image(image, args.out))
     return EXIT_OK
 
