@@ -204,6 +204,11 @@ def test_empty_prompt_is_refused_before_any_request(
         (["image", "a fox", "-o", "x.png", "--steps", "9"], "argument --steps: steps=9 is out"),
         (["image", "a fox", "-o", "x.png", "--seed", "-1"], "argument --seed: must be at least 0"),
         (
+            ["image", "a fox", "-o", "x.png", "-m", "llama-3.1-8b-instruct"],
+            "argument --model: @cf/meta/llama-3.1-8b-instruct is a Text Generation model, not "
+            "Text-to-Image. Use an image model such as @cf/black-forest-labs/flux-1-schnell.",
+        ),
+        (
             ["image", "a fox", "-o", "x.png", "-m", "stable-diffusion-xl-base-1.0", "--width", "9"],
             "argument --width: width=9 is out of range for "
             "@cf/stabilityai/stable-diffusion-xl-base-1.0: allowed 256 to 2048",

@@ -209,7 +209,8 @@ def _check_image_args(args: argparse.Namespace) -> None:
     try:
         check_image_params(args.model, _image_params(args))
     except InvalidInputError as exc:
-        raise _BadArgumentError(_IMAGE_FLAGS.get(exc.field or "", "--model"), exc.message) from None
+        message = f"{exc.message}. {exc.hint}" if exc.hint else exc.message
+        raise _BadArgumentError(_IMAGE_FLAGS.get(exc.field or "", "--model"), message) from None
 
 
 def _client(args: argparse.Namespace) -> WorkersAI:
