@@ -93,7 +93,9 @@ def test_demo_with_credentials_goes_live(
         assert "error: " in captured.err and "Traceback" not in captured.err
         assert len(srv.requests) == 1  # 401 is not retried
         hint = next(line for line in captured.err.splitlines() if line.startswith("hint: "))
-        assert hint.endswith("`workersai demo --offline` replays bundled example answers.")
+        assert hint.endswith(
+            "Or run the demo offline: `workersai demo --offline` replays bundled example answers."
+        )
 
 
 def test_a_live_demo_without_network_suggests_offline(
@@ -113,7 +115,7 @@ def test_a_live_demo_without_network_suggests_offline(
     error, hint = captured.err.strip().splitlines()
     assert error.startswith("error: ") and "ConnectError" in error
     assert hint == (
-        "hint: Check the network and any proxy, or run the demo without it: "
+        "hint: Check the network and any proxy, or run the demo offline: "
         "`workersai demo --offline` replays bundled example answers."
     )
 

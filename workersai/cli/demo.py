@@ -185,11 +185,14 @@ def run_demo(*, out_dir: Path, usage: bool = False, offline: bool = False) -> in
             raise
         print(flush=True)  # a streamed step may have left its line open
         message, hint = describe_error(exc)
+        offline_tip = "`workersai demo --offline` replays bundled example answers."
         if isinstance(exc, APIConnectionError):
-            hint = "Check the network and any proxy, or run the demo without it: "
+            hint = f"Check the network and any proxy, or run the demo offline: {offline_tip}"
+        elif hint:
+            hint = f"{hint} Or run the demo offline: {offline_tip}"
         else:
-            hint = f"{hint} Or run the demo without Cloudflare: " if hint else "Or run it "
-        report(message, hint + "`workersai demo --offline` replays bundled example answers.")
+            hint = f"Run the demo offline: {offline_tip}"
+        report(message, hint)
         return 1
     print()
     if usage:
