@@ -42,7 +42,7 @@ from workersai.errors import (
     UnsupportedFeatureError,
     WorkersAIError,
 )
-from workersai.images import ImageResult
+from workersai.images import ImageNotConvertedWarning, ImageResult
 from workersai.models import ModelInfo, get_catalog, get_model_info, resolve_model
 from workersai.results import (
     ChatChunk,
@@ -78,6 +78,7 @@ __all__ = [
     "DetectedObject",
     "EmbeddingResult",
     "GatewayOptions",
+    "ImageNotConvertedWarning",
     "ImageResult",
     "InternalServerError",
     "InvalidInputError",
