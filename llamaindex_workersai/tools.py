@@ -167,18 +167,34 @@ class WorkersAIImageTool(FunctionTool):
         **settings: Connection settings and generation defaults (``width``,
             ``num_steps``, ...) of :class:`WorkersAIImageToolSpec`.
         """
-        self.spec = WorkersAIImageToolSpec(model, **settings)
+        self._wrap(WorkersAIImageToolSpec(model, **settings), name, description)
+
+    def _wrap(self, spec: WorkersAIImageToolSpec, name: str, description: str) -> None:
+        self.spec = spec
         super().__init__(
-            fn=self.spec.generate_image,
+            fn=spec.generate_image,
             metadata=ToolMetadata(
                 name=name,
                 description=description,
-                fn_schema=image_tool_schema(self.spec.model, name="GenerateImage"),
+                fn_schema=image_tool_schema(spec.model, name="GenerateImage"),
             ),
-            async_fn=self.spec.agenerate_image,
+            async_fn=spec.agenerate_image,
             callback=_confirmation,
             async_callback=_aconfirmation,
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The generated argument schema cannot be pickled; the spec (model, defaults and
+        # connection settings, never a secret) can, and the tool is rebuilt from it.
+        return (_tool_from_spec, (self.spec, self.metadata.name, self.metadata.description))
+
+
+def _tool_from_spec(
+    spec: WorkersAIImageToolSpec, name: str, description: str
+) -> WorkersAIImageTool:
+    tool = WorkersAIImageTool.__new__(WorkersAIImageTool)
+    tool._wrap(spec, name, description)
+    return tool
 
 
 def _confirmation(image: ImageResult) -> str:
