@@ -67,11 +67,16 @@ class WorkersAIClientFields(BaseModel):
     )
     """Your own ``httpx.AsyncClient`` for async calls; never closed here."""
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(
+        self, http_client: httpx.Client | httpx.AsyncClient | None
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
+            "account_id": self.account_id,
+            "api_token": self.api_token,
             "base_url": self.base_url,
             "gateway": self.gateway,
             "max_retries": self.max_retries,
+            "http_client": http_client,
         }
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
@@ -92,26 +97,14 @@ class WorkersAIClientFields(BaseModel):
     def _client(self) -> WorkersAI:
         """The sync core client, created on first use (one connection pool per object)."""
         return self._built_once(
-            "_client",
-            lambda: WorkersAI(
-                self.account_id,
-                self.api_token,
-                http_client=self.http_client,
-                **self._client_kwargs(),
-            ),
+            "_client", lambda: WorkersAI(**self._client_kwargs(self.http_client))
         )
 
     @property
     def _async_client(self) -> AsyncWorkersAI:
         """The async core client (it keeps one connection pool per event loop)."""
         return self._built_once(
-            "_async_client",
-            lambda: AsyncWorkersAI(
-                self.account_id,
-                self.api_token,
-                http_client=self.http_async_client,
-                **self._client_kwargs(),
-            ),
+            "_async_client", lambda: AsyncWorkersAI(**self._client_kwargs(self.http_async_client))
         )
 
     def __getstate__(self) -> dict[Any, Any]:
