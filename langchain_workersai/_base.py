@@ -37,7 +37,8 @@ _CLIENT_LOCK = threading.Lock()
 
 
 class WorkersAIClientFields(BaseModel):
-    """Connection settings; mixed into the chat model, embeddings, images and reranker."""
+    """Connection settings; mixed into every class that calls Workers AI (chat model,
+    embeddings, reranker, images, Whisper parser, translator, summarizer)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
