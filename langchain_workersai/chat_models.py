@@ -44,7 +44,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_workersai._base import WorkersAIClientFields
+from langchain_workersai._base import WorkersAIClientFields, per_call_options
 from langchain_workersai._errors import langchain_errors
 from workersai import __version__
 from workersai import results as wai
@@ -103,6 +103,11 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             Seconds per request (default 60 s, connect 5 s).
         max_retries: int
             Retries with backoff for 429 (3040 capacity), 408 and 5xx (default 2).
+        http_client, http_async_client: httpx.Client | httpx.AsyncClient | None
+            Your own HTTP clients (proxies, mTLS, …); never closed by the model.
+
+        A per-call ``timeout=`` (or ``request_timeout=``), in ``invoke``/``stream``/``batch``
+        or ``bind``, applies to that request only; it is never sent to the model.
 
     Instantiate:
         .. code-block:: python
@@ -444,13 +449,19 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-        """``(model, wire messages, options)`` for the core client; per-call kwargs win."""
+        """``(model, wire messages, options)`` for the core client; per-call kwargs win.
+
+        Per-call transport settings (``timeout``/``request_timeout``, ``extra_headers``,
+        ``session_affinity``) go to the core as request options, never into the body;
+        connection settings are refused (see :func:`~langchain_workersai._base.per_call_options`).
+        """
         kwargs = {
             k: v
             for k, v in kwargs.items()
             if k not in ("stream", "ls_structured_output_format", "structured_output_format")
         }
-        options = {**self._default_params, **kwargs}
+        with langchain_errors():
+            options = {**self._default_params, **per_call_options(kwargs)}
         if stop is not None:
             options["stop"] = stop
         model = options.pop("model")

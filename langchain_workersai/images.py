@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_workersai._base import WorkersAIClientFields
+from langchain_workersai._base import WorkersAIClientFields, per_call_options
 from langchain_workersai._errors import langchain_errors
 from workersai.errors import InvalidInputError
 from workersai.images import (
@@ -149,7 +149,7 @@ class WorkersAIImage(WorkersAIClientFields, RunnableSerializable[ImageInput, Ima
                 f"not {type(input_).__name__}"
             )
         params = {"model": self.model, **self._defaults(), **self.model_kwargs, **request}
-        params.update(kwargs)  # per-call arguments win
+        params.update(per_call_options(kwargs))  # per-call arguments win
         if not isinstance(params.get("prompt"), str) or not params["prompt"]:
             raise InvalidInputError("a non-empty 'prompt' is required", field="prompt")
         return params

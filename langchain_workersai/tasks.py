@@ -13,7 +13,7 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict
 
-from langchain_workersai._base import WorkersAIClientFields
+from langchain_workersai._base import WorkersAIClientFields, per_call_options
 from langchain_workersai._errors import langchain_errors
 from workersai.errors import InvalidInputError
 from workersai.tasks import SUMMARIZATION_MODEL, TRANSLATION_MODEL
@@ -44,7 +44,7 @@ def _text_and_options(
         raise InvalidInputError(
             f"expected a string or a dict with {key!r}, got {type(input_).__name__}"
         )
-    options.update(kwargs)
+    options.update(per_call_options(kwargs))  # request_timeout is the timeout
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise InvalidInputError(
