@@ -19,14 +19,14 @@ token), and builds its own connection pool.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.json_schema import SkipJsonSchema
 
-from workersai import AsyncWorkersAI, GatewayOptions, InvalidInputError, WorkersAI
+from workersai import AsyncWorkersAI, GatewayOptions, WorkersAI
 from workersai.integration import account_id_from_env, api_token_from_env
 
 _C = TypeVar("_C")
@@ -123,42 +123,3 @@ class WorkersAIClientFields(BaseModel):
 
 
 _BUILT_CLIENTS = ("_client", "_async_client")
-
-#: Settings of the connection, fixed when the object is built: given per call they would be
-#: sent to the model as input (an API token included), so a call naming one fails instead.
-CONNECTION_SETTINGS = frozenset(
-    {
-        "account_id",
-        "api_token",
-        "api_key",
-        "base_url",
-        "gateway",
-        "max_retries",
-        "http_client",
-        "http_async_client",
-        "default_headers",
-    }
-)
-
-
-def per_call_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-call keyword arguments (``invoke(..., **kwargs)``, ``bind(...)``) as core options.
-
-    Transport settings — ``timeout`` (LangChain's ``request_timeout``), ``extra_headers``
-    and ``session_affinity`` — are options of the request that the core takes out of the
-    body; connection settings cannot change per call and are refused rather than sent to
-    the model.
-    """
-    fixed = sorted(CONNECTION_SETTINGS.intersection(options))
-    if fixed:
-        raise InvalidInputError(
-            f"{fixed[0]!r} is a connection setting and cannot be given per call",
-            field=fixed[0],
-            hint="Set it when building the object (a per-call value would reach the model).",
-        )
-    options = dict(options)
-    if "request_timeout" in options:
-        if "timeout" in options:
-            raise InvalidInputError("give timeout or request_timeout, not both", field="timeout")
-        options["timeout"] = options.pop("request_timeout")
-    return options

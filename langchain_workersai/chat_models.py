@@ -44,12 +44,17 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_workersai._base import WorkersAIClientFields, per_call_options
+from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
 from workersai import __version__
 from workersai import results as wai
 from workersai.errors import InvalidInputError
-from workersai.integration import GENERATION_PARAMS, image_data_uri, normalize_tool_choice
+from workersai.integration import (
+    GENERATION_PARAMS,
+    image_data_uri,
+    normalize_tool_choice,
+    per_call_options,
+)
 from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info
 from workersai.pricing import estimate_cost
 from workersai.schemas import TextGenerationInput, validate_input
@@ -453,7 +458,7 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
 
         Per-call transport settings (``timeout``/``request_timeout``, ``extra_headers``,
         ``session_affinity``) go to the core as request options, never into the body;
-        connection settings are refused (see :func:`~langchain_workersai._base.per_call_options`).
+        connection settings are refused (see :func:`workersai.integration.per_call_options`).
         """
         kwargs = {
             k: v

@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_workersai._base import WorkersAIClientFields, per_call_options
+from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
 from workersai.errors import InvalidInputError
 from workersai.images import (
@@ -19,6 +19,7 @@ from workersai.images import (
     check_image_params,
     image_tool_schema,
 )
+from workersai.integration import per_call_options
 
 __all__ = ["ImageInput", "WorkersAIImage"]
 

@@ -13,9 +13,10 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict
 
-from langchain_workersai._base import WorkersAIClientFields, per_call_options
+from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
 from workersai.errors import InvalidInputError
+from workersai.integration import per_call_options
 from workersai.tasks import SUMMARIZATION_MODEL, TRANSLATION_MODEL
 
 __all__ = ["WorkersAISummarizer", "WorkersAITranslator"]

@@ -33,16 +33,10 @@ import httpx
 from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
 from pydantic import SecretStr
 
-from workersai import AsyncWorkersAI, GatewayOptions, InvalidInputError, WorkersAI
+from workersai import AsyncWorkersAI, GatewayOptions, WorkersAI
 
 #: Connection settings that are not fields (credentials and HTTP clients).
 _PRIVATE_SETTINGS = ("account_id", "api_token", "api_key", "http_client", "async_http_client")
-
-#: Settings of the connection, fixed when the object is built: given per call they would be
-#: sent to the model as input (an API token included), so a call naming one fails instead.
-CONNECTION_SETTINGS = frozenset(
-    {*_PRIVATE_SETTINGS, "base_url", "gateway", "max_retries", "default_headers"}
-)
 
 
 def public_gateway(gateway: GatewayOptions | None) -> GatewayOptions | None:
@@ -158,25 +152,3 @@ class WorkersAIClientFields(BaseModel):
         connection = (state.get("__pydantic_private__") or {}).get("_connection")
         if isinstance(connection, WorkersAIConnection):
             self._connection = connection
-
-
-def per_call_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Per-call keyword arguments as the core's ``chat``/``stream_chat`` options.
-
-    Transport settings — ``timeout`` (also spelled ``request_timeout``), ``extra_headers``
-    and ``session_affinity`` — are options of the request the core takes out of the body;
-    connection settings cannot change per call and are refused rather than sent to the model.
-    """
-    fixed = sorted(CONNECTION_SETTINGS.intersection(options))
-    if fixed:
-        raise InvalidInputError(
-            f"{fixed[0]!r} is a connection setting and cannot be given per call",
-            field=fixed[0],
-            hint="Set it when building the object (a per-call value would reach the model).",
-        )
-    options = dict(options)
-    if "request_timeout" in options:
-        if "timeout" in options:
-            raise InvalidInputError("give timeout or request_timeout, not both", field="timeout")
-        options["timeout"] = options.pop("request_timeout")
-    return options

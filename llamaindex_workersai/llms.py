@@ -37,7 +37,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
-from llamaindex_workersai._base import WorkersAIClientFields, per_call_options
+from llamaindex_workersai._base import WorkersAIClientFields
 from llamaindex_workersai._llm_convert import (
     _convert_messages,
     _convert_result_to_response,
@@ -45,7 +45,7 @@ from llamaindex_workersai._llm_convert import (
     _StreamState,
 )
 from workersai import ModelInfo, get_model_info, resolve_model
-from workersai.integration import GENERATION_PARAMS
+from workersai.integration import GENERATION_PARAMS, per_call_options
 from workersai.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:

@@ -22,7 +22,13 @@ import httpx
 
 from workersai import _json
 from workersai._chat import ChatRequest, build_chat_request, parse_chat_response
-from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
+from workersai._config import (
+    Credentials,
+    GatewayOptions,
+    gateway_info,
+    per_call_options,
+    resolve_base_url,
+)
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
     EmbeddingPlan,
@@ -291,6 +297,7 @@ class _ClientBase:
         stream: bool,
         options: dict[str, Any],
     ) -> tuple[ChatRequest, PreparedRequest]:
+        options = per_call_options(options)
         session_affinity = options.pop("session_affinity", None)
         extra_headers = options.pop("extra_headers", None)
         timeout = options.pop("timeout", None)
