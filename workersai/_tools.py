@@ -209,6 +209,17 @@ def _object_schema(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _items_schema(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    # Optional[list[int]] is {"anyOf": [{"type": "array", "items": ...}, {"type": "null"}]}.
+    if isinstance(schema.get("items"), Mapping):
+        return schema["items"]
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or ():
+            if isinstance(option, Mapping) and isinstance(option.get("items"), Mapping):
+                return option["items"]
+    return None
+
+
 def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     types = _types_of(schema)
     if not types:
@@ -236,8 +247,10 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         object_schema = _object_schema(schema)
         if object_schema is not None:
             return coerce_arguments(value, object_schema)
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [_coerce(item, schema["items"]) for item in value]
+    if isinstance(value, list):
+        items = _items_schema(schema)
+        if items is not None:
+            return [_coerce(item, items) for item in value]
     return value
 
 
