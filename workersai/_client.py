@@ -326,7 +326,7 @@ class _ClientBase:
         return chat, prepared
 
     def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
-        body = read_checked_body(response, chat.model)
+        body = read_checked_body(response, chat.model, event_stream=True)
         result = parse_chat_response(body, chat, gateway=gateway_info(response.headers))
         record_request(chat.model, result.usage)
         return result

@@ -505,7 +505,8 @@ def test_doctor_wrong_model_id(server: WorkersAIServer, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     chat_line = next(line for line in out.splitlines() if "FAIL  chat" in line)
     fix = out.splitlines()[out.splitlines().index(chat_line) + 1]
-    assert "model id is wrong" in fix and "@cf/meta/llama-3.1-70b-instruct" in fix
+    # the closest id, llama-3.1-70b-instruct, is retired: its replacement is suggested
+    assert "model id is wrong" in fix and "@cf/meta/llama-3.3-70b-instruct-fp8-fast" in fix
     assert "1 check failed" in out
 
 

@@ -521,14 +521,26 @@ def m2m100(request: RecordedRequest) -> Reply | None:
 
 
 @scenario
-def bart(request: RecordedRequest) -> Reply | None:
-    if request.model != "@cf/facebook/bart-large-cnn":
-        return None
+def summaries(request: RecordedRequest) -> Reply | None:
+    # summarize() asks a chat model (bart-large-cnn was retired on 2026-05-30, §10.4).
     body = request.json() or {}
-    if "input_text" not in body:
-        return _bad_input("required properties at '/' are 'input_text'")
+    messages = body.get("messages") or []
+    first = messages[0] if messages and isinstance(messages[0], dict) else {}
+    if first.get("role") != "system" or not str(first.get("content", "")).startswith(
+        "Summarize the text the user sends"
+    ):
+        return None
+    summary = "Workers AI runs machine learning models on Cloudflare's global network."
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages) + 12
     return Reply.result(
-        {"summary": "Workers AI runs machine learning models on Cloudflare's global network."}
+        {
+            "response": summary,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": 14,
+                "total_tokens": prompt_tokens + 14,
+            },
+        }
     )
 
 
