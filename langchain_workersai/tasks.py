@@ -110,7 +110,8 @@ class WorkersAITranslator(WorkersAIClientFields, RunnableSerializable[TextInput,
 
 
 class WorkersAISummarizer(WorkersAIClientFields, RunnableSerializable[TextInput, str]):
-    """Summarize text with Workers AI (``@cf/facebook/bart-large-cnn``).
+    """Summarize text with Workers AI: a chat model asked for a summary (Workers AI retired
+    its summarization model, bart-large-cnn, on 2026-05-30).
 
     Example:
         .. code-block:: python

@@ -234,6 +234,8 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
                 decoded = text.lower() == "true"
         if decoded is not None and _matches(decoded, types):
             value = decoded
+        elif text == "null" and "null" in types:
+            value = None  # Optional[int] sent as "null": the tool wants None, not the word
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and types == ["string"]:
         value = str(value)
     if (

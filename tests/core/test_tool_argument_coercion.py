@@ -130,6 +130,8 @@ RULES = [
     pytest.param({"type": ["integer", "null"]}, "5", 5, id="nullable-integer"),
     pytest.param({"type": ["integer", "null"]}, 4.0, 4, id="nullable-integer-from-float"),
     pytest.param({"type": ["boolean", "null"]}, "False", False, id="nullable-boolean"),
+    pytest.param({"type": ["integer", "null"]}, "null", None, id="nullable-integer-null-word"),
+    pytest.param({"anyOf": [ITEM, {"type": "null"}]}, " null ", None, id="anyOf-object-null-word"),
     pytest.param({"anyOf": [INTEGER, {"type": "null"}]}, "5", 5, id="anyOf-integer-null"),
     pytest.param({"anyOf": [NUMBER, {"type": "null"}]}, "2.5", 2.5, id="anyOf-number-null"),
     pytest.param({"oneOf": [BOOLEAN, {"type": "null"}]}, "True", True, id="oneOf-boolean-null"),
@@ -202,6 +204,9 @@ UNTOUCHED = [
     pytest.param(INTEGER, True, id="integer-bool"),
     pytest.param(INTEGER, 4.5, id="integer-fraction-float"),
     pytest.param(BOOLEAN, 1, id="boolean-int"),
+    # "null" is the word where the field takes strings, and is kept where null is not allowed
+    pytest.param({"type": ["string", "null"]}, "null", id="nullable-string-null-word"),
+    pytest.param(INTEGER, "null", id="integer-null-word"),
     # no type declared: nothing to coerce to
     pytest.param({}, "4", id="no-type"),
     pytest.param({"description": "anything"}, "True", id="description-only"),
