@@ -45,7 +45,7 @@ from workersai.testing import (
     echo_vector,
 )
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 BGE = "@cf/baai/bge-small-en-v1.5"
 TIMEOUT = 1.0
 STALL = 2.0

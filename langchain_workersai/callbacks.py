@@ -59,16 +59,9 @@ class WorkersAICallbackHandler(UsageTotals, BaseCallbackHandler):
     Thread- and task-safe; one handler can be shared by any number of concurrent runs.
     Use it through :func:`get_workersai_callback` to see everything (embeddings included),
     or pass it in ``config={"callbacks": [handler]}`` to count chat model runs only.
-
-    Attributes:
-        tracker: The :class:`~workersai.usage.UsageTracker` holding the totals.
-        requests, prompt_tokens, completion_tokens, total_tokens, cached_tokens,
-        reasoning_tokens, neurons: Totals over all models.
-        total_cost: Estimated USD, or ``None`` when any request's price (or usage) is
-            unknown — never a misleading 0.
-        known_cost, unpriced_requests: USD of the requests that could be priced (a lower
-            bound while some could not) and how many could not.
-        by_model: ``{model id: ModelUsage}`` snapshot.
+    The totals are its attributes (``total_tokens``, ``total_cost`` — ``None``, never a
+    misleading 0, while a price is unknown —, ``by_model``, …: see
+    :class:`~workersai.usage.UsageTotals`), kept by its ``tracker``.
 
     Example:
         >>> handler = WorkersAICallbackHandler()

@@ -49,7 +49,12 @@ from langchain_workersai._errors import langchain_errors
 from workersai import __version__
 from workersai import results as wai
 from workersai.errors import InvalidInputError
-from workersai.integration import GENERATION_PARAMS, image_data_uri, normalize_tool_choice
+from workersai.integration import (
+    GENERATION_PARAMS,
+    image_data_uri,
+    normalize_tool_choice,
+    per_call_options,
+)
 from workersai.models import DEFAULT_CHAT_MODEL, ModelInfo, get_model_info, resolve_model
 from workersai.pricing import estimate_cost
 from workersai.schemas import TextGenerationInput, validate_input
@@ -107,6 +112,11 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             Models asked in order when the model is out of capacity (3040) after its
             retries, or not available to the account (5035, retired, 7003 on the model);
             ``response_metadata["model_name"]`` says which one answered.
+        http_client, http_async_client: httpx.Client | httpx.AsyncClient | None
+            Your own HTTP clients (proxies, mTLS, …); never closed by the model.
+
+        A per-call ``timeout=`` (or ``request_timeout=``), in ``invoke``/``stream``/``batch``
+        or ``bind``, applies to that request only; it is never sent to the model.
 
     Instantiate:
         .. code-block:: python
@@ -460,13 +470,19 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-        """``(model, wire messages, options)`` for the core client; per-call kwargs win."""
+        """``(model, wire messages, options)`` for the core client; per-call kwargs win.
+
+        Per-call transport settings (``timeout``/``request_timeout``, ``extra_headers``,
+        ``session_affinity``) go to the core as request options, never into the body;
+        connection settings are refused (see :func:`workersai.integration.per_call_options`).
+        """
         kwargs = {
             k: v
             for k, v in kwargs.items()
             if k not in ("stream", "ls_structured_output_format", "structured_output_format")
         }
-        options = {**self._default_params, **kwargs}
+        with langchain_errors():
+            options = {**self._default_params, **per_call_options(kwargs)}
         if stop is not None:
             options["stop"] = stop
         model = options.pop("model")

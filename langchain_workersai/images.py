@@ -19,6 +19,7 @@ from workersai.images import (
     check_image_params,
     image_tool_schema,
 )
+from workersai.integration import per_call_options
 
 __all__ = ["ImageInput", "WorkersAIImage"]
 
@@ -149,7 +150,7 @@ class WorkersAIImage(WorkersAIClientFields, RunnableSerializable[ImageInput, Ima
                 f"not {type(input_).__name__}"
             )
         params = {"model": self.model, **self._defaults(), **self.model_kwargs, **request}
-        params.update(kwargs)  # per-call arguments win
+        params.update(per_call_options(kwargs))  # per-call arguments win
         if not isinstance(params.get("prompt"), str) or not params["prompt"]:
             raise InvalidInputError("a non-empty 'prompt' is required", field="prompt")
         return params

@@ -23,11 +23,9 @@ class WorkersAIReranker(WorkersAIClientFields, BaseDocumentCompressor):
     are in 0–1; higher is more relevant).
 
     Setup:
-        .. code-block:: bash
-
-            pip install "workersai[langchain]"
-            export CLOUDFLARE_ACCOUNT_ID="..."
-            export CLOUDFLARE_API_TOKEN="..."
+        As for :class:`~langchain_workersai.WorkersAIEmbeddings`: ``workersai[langchain]``
+        installed, ``CLOUDFLARE_ACCOUNT_ID`` and ``CLOUDFLARE_API_TOKEN`` set (or the
+        connection settings of :mod:`langchain_workersai._base` given).
 
     Key init args:
         model: str

@@ -16,6 +16,7 @@ from pydantic import ConfigDict
 from langchain_workersai._base import WorkersAIClientFields
 from langchain_workersai._errors import langchain_errors
 from workersai.errors import InvalidInputError
+from workersai.integration import per_call_options
 from workersai.tasks import SUMMARIZATION_MODEL, TRANSLATION_MODEL
 
 __all__ = ["WorkersAISummarizer", "WorkersAITranslator"]
@@ -44,7 +45,7 @@ def _text_and_options(
         raise InvalidInputError(
             f"expected a string or a dict with {key!r}, got {type(input_).__name__}"
         )
-    options.update(kwargs)
+    options.update(per_call_options(kwargs))  # request_timeout is the timeout
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise InvalidInputError(
@@ -109,7 +110,8 @@ class WorkersAITranslator(WorkersAIClientFields, RunnableSerializable[TextInput,
 
 
 class WorkersAISummarizer(WorkersAIClientFields, RunnableSerializable[TextInput, str]):
-    """Summarize text with Workers AI (``@cf/facebook/bart-large-cnn``).
+    """Summarize text with Workers AI: a chat model asked for a summary (Workers AI retired
+    its summarization model, bart-large-cnn, on 2026-05-30).
 
     Example:
         .. code-block:: python

@@ -93,17 +93,9 @@ class WorkersAIUsageHandler(UsageTotals, BaseCallbackHandler):
 
     Add it to ``Settings.callback_manager`` (or a component's ``callback_manager``) to count
     the requests of LLM, embedding and reranking events; use :func:`workersai_usage` to
-    count everything in a block. Thread- and task-safe.
-
-    Attributes:
-        tracker: The :class:`~workersai.usage.UsageTracker` holding the totals.
-        requests, prompt_tokens, completion_tokens, total_tokens, cached_tokens,
-        reasoning_tokens, neurons: Totals over all models.
-        total_cost: Estimated USD, or ``None`` when any request's price (or usage) is
-            unknown — never a misleading 0.
-        known_cost, unpriced_requests: USD of the requests that could be priced (a lower
-            bound while some could not) and how many could not.
-        by_model: ``{model id: ModelUsage}`` snapshot.
+    count everything in a block. Thread- and task-safe. Read the totals from its
+    attributes, as listed by :class:`~workersai.usage.UsageTotals` (``requests``,
+    ``total_tokens``, ``total_cost``, ``by_model``, …); its ``tracker`` holds them.
 
     Example:
         >>> from llama_index.core.callbacks import CallbackManager

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
-from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload
+from llama_index.core.bridge.pydantic import Field, model_validator
+from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.embedding import (
     EmbeddingEndEvent,
     EmbeddingStartEvent,
 )
 
-from llamaindex_workersai._base import WorkersAIConnection, restore_connection
-from workersai import GatewayOptions
+from llamaindex_workersai._base import WorkersAIClientFields
 from workersai.integration import (
     DEFAULT_MAX_CONCURRENCY,
     BatchWaitOptions,
@@ -30,7 +32,7 @@ dispatcher = get_dispatcher(__name__)
 DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
 
 
-class WorkersAIEmbedding(BaseEmbedding):
+class WorkersAIEmbedding(WorkersAIClientFields, BaseEmbedding):
     """Cloudflare Workers AI embeddings for LlamaIndex (BGE, bge-m3, EmbeddingGemma, qwen3).
 
     Every ``embed_batch_size`` texts (default 100, capped at the model's per-request limit)
@@ -52,7 +54,8 @@ class WorkersAIEmbedding(BaseEmbedding):
         batch_poll_interval: First Batch API poll interval in seconds (default 1; grows
             ×1.5 up to 30 s).
         batch_timeout: Longest wait for a Batch API job in seconds (default 3600).
-        base_url, gateway, timeout, max_retries: Connection settings.
+        base_url, gateway, timeout, max_retries, http_client, async_http_client: Connection
+            settings (see :mod:`llamaindex_workersai._base`).
 
     Example:
         >>> from llama_index.core import Settings, VectorStoreIndex
@@ -85,44 +88,9 @@ class WorkersAIEmbedding(BaseEmbedding):
     batch_timeout: float = Field(
         default=3600.0, gt=0, description="Longest wait for a Batch API job, in seconds."
     )
-    base_url: str | None = Field(default=None, description="API root (default: public API).")
-    timeout: float | None = Field(default=None, gt=0, description="Request timeout (s).")
-    max_retries: int = Field(default=2, ge=0, description="Retries for 429/5xx/timeouts.")
 
-    _connection: WorkersAIConnection = PrivateAttr()
-
-    def __init__(
-        self,
-        model: str = DEFAULT_MODEL,
-        *,
-        account_id: str | None = None,
-        api_token: str | SecretStr | None = None,
-        api_key: str | SecretStr | None = None,
-        gateway: str | GatewayOptions | None = None,
-        base_url: str | None = None,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        embed_batch_size: int = 100,
-        callback_manager: CallbackManager | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            model_name=kwargs.pop("model_name", model),
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            embed_batch_size=embed_batch_size,
-            callback_manager=callback_manager,
-            **kwargs,
-        )
-        self._connection = WorkersAIConnection(
-            account_id,
-            api_token if api_token is not None else api_key,
-            base_url=base_url,
-            gateway=gateway,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+    def __init__(self, model: str = DEFAULT_MODEL, **kwargs: Any) -> None:
+        super().__init__(model_name=kwargs.pop("model_name", model), **kwargs)
 
     @model_validator(mode="after")
     def _cap_batch_size(self) -> WorkersAIEmbedding:
@@ -133,10 +101,6 @@ class WorkersAIEmbedding(BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "WorkersAIEmbedding"
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        restore_connection(self, state)
 
     @property
     def dimensions(self) -> int | None:
@@ -199,23 +163,11 @@ class WorkersAIEmbedding(BaseEmbedding):
             return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
         if not texts:
             return []
-        model_dict = self.to_payload()
-        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
-        with self.callback_manager.event(
-            CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
-        ) as event:
-            with progress_bar(texts, enabled=show_progress) as on_progress:
-                result = self._connection.client.embed(
-                    self.model_name,
-                    texts,
-                    on_progress=on_progress,
-                    **self._embed_kwargs("document", batched=True),
-                )
-            event.on_end(
-                payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: result.vectors}
-            )
-        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=result.vectors))
-        return result.vectors
+        with self._batch_event(texts, show_progress) as batch:
+            batch.vectors = self._connection.client.embed(
+                self.model_name, texts, **batch.kwargs
+            ).vectors
+        return batch.vectors
 
     @dispatcher.span
     async def aget_text_embedding_batch(
@@ -228,20 +180,35 @@ class WorkersAIEmbedding(BaseEmbedding):
             )
         if not texts:
             return []
+        with self._batch_event(texts, show_progress) as batch:
+            result = await self._connection.async_client.embed(
+                self.model_name, texts, **batch.kwargs
+            )
+            batch.vectors = result.vectors
+        return batch.vectors
+
+    @contextmanager
+    def _batch_event(self, texts: list[str], show_progress: bool) -> Iterator[_Batch]:
+        """The events LlamaIndex's own batch method sends (instrumentation and callbacks)
+        around one concurrent embedding of ``texts``, with a progress bar."""
         model_dict = self.to_payload()
         dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
         with self.callback_manager.event(
             CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}
         ) as event:
             with progress_bar(texts, enabled=show_progress) as on_progress:
-                result = await self._connection.async_client.embed(
-                    self.model_name,
-                    texts,
-                    on_progress=on_progress,
-                    **self._embed_kwargs("document", batched=True),
-                )
+                kwargs = self._embed_kwargs("document", batched=True)
+                batch = _Batch({**kwargs, "on_progress": on_progress})
+                yield batch
             event.on_end(
-                payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: result.vectors}
+                payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: batch.vectors}
             )
-        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=result.vectors))
-        return result.vectors
+        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=batch.vectors))
+
+
+@dataclass
+class _Batch:
+    """One batch embedding: the core's ``embed`` keywords, and the vectors it got."""
+
+    kwargs: dict[str, Any]
+    vectors: list[Embedding] = field(default_factory=list)

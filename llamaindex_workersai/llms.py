@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import BaseModel, Field, PrivateAttr, field_validator
+from llama_index.core.bridge.pydantic import BaseModel, Field, field_validator
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.llm import (
@@ -36,17 +36,16 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
-from pydantic import SecretStr
 
-from llamaindex_workersai._base import WorkersAIConnection, public_gateway, restore_connection
+from llamaindex_workersai._base import WorkersAIClientFields
 from llamaindex_workersai._llm_convert import (
     _convert_messages,
     _convert_result_to_response,
     _parse_tool_kwargs,
     _StreamState,
 )
-from workersai import GatewayOptions, ModelInfo, get_model_info, resolve_model
-from workersai.integration import GENERATION_PARAMS
+from workersai import ModelInfo, get_model_info, resolve_model
+from workersai.integration import GENERATION_PARAMS, per_call_options
 from workersai.models import DEFAULT_CHAT_MODEL
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ dispatcher = get_dispatcher(__name__)
 DEFAULT_MODEL = DEFAULT_CHAT_MODEL
 
 
-class WorkersAI(FunctionCallingLLM):
+class WorkersAI(WorkersAIClientFields, FunctionCallingLLM):
     """Cloudflare Workers AI chat models for LlamaIndex, with tool calling.
 
     Setup:
@@ -87,6 +86,9 @@ class WorkersAI(FunctionCallingLLM):
         fallback_models: Models asked in order when ``model`` is out of capacity (3040)
             after its retries or not available to the account (5035, retired, 7003 on the
             model); ``additional_kwargs["model"]`` says which one answered.
+            A per-call ``timeout=`` (or ``request_timeout=``) applies to that request only.
+        http_client, async_http_client: Your own ``httpx.Client`` / ``httpx.AsyncClient``
+            (never closed by the LLM; not carried by pickles).
 
     Instantiate:
         .. code-block:: python
@@ -177,12 +179,6 @@ class WorkersAI(FunctionCallingLLM):
     endpoint: Literal["native", "openai"] = Field(
         default="native", description="'native' (/ai/run) or 'openai' (/ai/v1/chat/completions)."
     )
-    base_url: str | None = Field(default=None, description="API root (CLOUDFLARE_BASE_URL).")
-    gateway: GatewayOptions | None = Field(
-        default=None, description="AI Gateway options (without its token), if routed through one."
-    )
-    timeout: float | None = Field(default=None, gt=0, description="Request timeout in seconds.")
-    max_retries: int = Field(default=2, ge=0, description="Retries of retryable failures.")
     context_window: int | None = Field(
         default=None, gt=0, description="Override of the catalog's context window."
     )
@@ -194,21 +190,12 @@ class WorkersAI(FunctionCallingLLM):
         description="Models asked in order when the model cannot answer (capacity, access).",
     )
 
-    _connection: WorkersAIConnection = PrivateAttr()
-
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         *,
-        account_id: str | None = None,
-        api_token: str | SecretStr | None = None,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        gateway: str | GatewayOptions | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        timeout: float | None = None,
-        max_retries: int = 2,
         additional_kwargs: dict[str, Any] | None = None,
         endpoint: Literal["native", "openai"] = "native",
         **kwargs: Any,
@@ -218,23 +205,11 @@ class WorkersAI(FunctionCallingLLM):
         generation = {k: kwargs.pop(k) for k in GENERATION_PARAMS if k in kwargs}
         super().__init__(
             model=model,
-            base_url=base_url,
-            gateway=gateway,
             temperature=temperature,
             max_tokens=max_tokens,
-            timeout=timeout,
-            max_retries=max_retries,
             additional_kwargs={**(additional_kwargs or {}), **generation},
             endpoint=endpoint,
             **kwargs,
-        )
-        self._connection = WorkersAIConnection(
-            account_id,
-            api_token if api_token is not None else api_key,
-            base_url=base_url,
-            gateway=gateway,
-            timeout=timeout,
-            max_retries=max_retries,
         )
 
     @field_validator("model")
@@ -246,16 +221,6 @@ class WorkersAI(FunctionCallingLLM):
     @classmethod
     def _resolve_fallback_models(cls, value: list[str]) -> list[str]:
         return [resolve_model(model) for model in value]
-
-    @field_validator("gateway", mode="before")
-    @classmethod
-    def _gateway_options(cls, value: Any) -> GatewayOptions | None:
-        # A name or a mapping becomes options; the gateway's token stays in the client.
-        return None if value is None else public_gateway(GatewayOptions.coerce(value))
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        restore_connection(self, state)
 
     @classmethod
     def class_name(cls) -> str:
@@ -292,13 +257,18 @@ class WorkersAI(FunctionCallingLLM):
     # -- request ------------------------------------------------------------------------
 
     def _chat_options(self, **kwargs: Any) -> tuple[str, dict[str, Any]]:
-        """``(model, options)`` for the core's ``chat``/``stream_chat``; per-call kwargs win."""
+        """``(model, options)`` for the core's ``chat``/``stream_chat``; per-call kwargs win.
+
+        Transport settings given per call (``timeout``/``request_timeout``,
+        ``extra_headers``, ``session_affinity``) go to the core as request options, never
+        into the body; connection settings are refused (see ``per_call_options``).
+        """
         options: dict[str, Any] = {
             "endpoint": self.endpoint,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            **self.additional_kwargs,
-            **kwargs,
+            **per_call_options(self.additional_kwargs),
+            **per_call_options(kwargs),
         }
         if self.fallback_models and "fallback_models" not in options:
             options["fallback_models"] = list(self.fallback_models)

@@ -7,10 +7,9 @@ from typing import Any, Literal
 
 from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field
 
-from llamaindex_workersai._base import WorkersAIConnection, restore_connection
-from workersai import GatewayOptions
+from llamaindex_workersai._base import WorkersAIClientFields
 from workersai.audio import Transcript
 from workersai.integration import mime_for_path
 from workersai.tasks import SPEECH_RECOGNITION_MODEL
@@ -21,13 +20,17 @@ __all__ = ["WorkersAIWhisperReader"]
 _TIMING_KEYS = ["words", "segments", "vtt"]
 
 
-class WorkersAIWhisperReader(BasePydanticReader):
+class WorkersAIWhisperReader(WorkersAIClientFields, BasePydanticReader):
     """Transcribe audio files into LlamaIndex Documents with Workers AI.
 
     Each document's text is the transcript; its metadata carries ``file_path``/``file_name``,
     ``model``, ``language``, ``duration``, ``word_count`` and the ``segments``, ``words`` and
     ``vtt`` timings (kept out of embeddings and LLM prompts). ``split="segment"`` makes one
     document per segment with ``start``/``end``.
+
+    Connection settings (``account_id``, ``api_token``/``api_key``, ``base_url``,
+    ``gateway``, ``timeout``, ``max_retries``, ``http_client``, ``async_http_client``) as in
+    :mod:`llamaindex_workersai._base`.
 
     Works as a file extractor too:
     ``SimpleDirectoryReader("talks/", file_extractor={".mp3": WorkersAIWhisperReader()})``.
@@ -56,37 +59,12 @@ class WorkersAIWhisperReader(BasePydanticReader):
         default_factory=dict, description="Other model inputs (vad_filter, initial_prompt...)."
     )
 
-    _connection: WorkersAIConnection = PrivateAttr()
-
-    def __init__(
-        self,
-        model: str = SPEECH_RECOGNITION_MODEL,
-        *,
-        account_id: str | None = None,
-        api_token: str | SecretStr | None = None,
-        base_url: str | None = None,
-        gateway: str | GatewayOptions | None = None,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model: str = SPEECH_RECOGNITION_MODEL, **kwargs: Any) -> None:
         super().__init__(model=model, **kwargs)
-        self._connection = WorkersAIConnection(
-            account_id,
-            api_token,
-            base_url=base_url,
-            gateway=gateway,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
 
     @classmethod
     def class_name(cls) -> str:
         return "WorkersAIWhisperReader"
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        restore_connection(self, state)
 
     def _options(self, mime_type: str | None) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -98,11 +76,14 @@ class WorkersAIWhisperReader(BasePydanticReader):
         return {**{k: v for k, v in options.items() if v is not None}, **self.model_kwargs}
 
     @staticmethod
-    def _read(file: str | Path | bytes, fs: Any) -> tuple[bytes, dict[str, Any], str | None]:
+    def _read(
+        file: str | Path | bytes, fs: Any, extra_info: dict[str, Any] | None
+    ) -> tuple[bytes, dict[str, Any], str | None]:
+        """``(audio, document metadata, media type)`` of one file (a path, or its bytes)."""
         if isinstance(file, bytes):
-            return file, {}, None
+            return file, dict(extra_info or {}), None
         path = Path(file)
-        info = {"file_path": str(path), "file_name": path.name}
+        info = {"file_path": str(path), "file_name": path.name, **(extra_info or {})}
         if fs is not None:
             with fs.open(str(path), "rb") as handle:
                 return handle.read(), info, mime_for_path(path)
@@ -115,9 +96,9 @@ class WorkersAIWhisperReader(BasePydanticReader):
         fs: Any = None,
     ) -> list[Document]:
         """Transcribe one audio file (a path, or its bytes)."""
-        data, info, mime = self._read(file, fs)
+        data, info, mime = self._read(file, fs, extra_info)
         transcript = self._connection.client.transcribe(data, **self._options(mime))
-        return self._documents(transcript, {**info, **(extra_info or {})})
+        return self._documents(transcript, info)
 
     async def aload_data(
         self,
@@ -126,9 +107,9 @@ class WorkersAIWhisperReader(BasePydanticReader):
         fs: Any = None,
     ) -> list[Document]:
         """Async twin of :meth:`load_data` (uses the async core client)."""
-        data, info, mime = self._read(file, fs)
+        data, info, mime = self._read(file, fs, extra_info)
         transcript = await self._connection.async_client.transcribe(data, **self._options(mime))
-        return self._documents(transcript, {**info, **(extra_info or {})})
+        return self._documents(transcript, info)
 
     def _documents(self, transcript: Transcript, extra: dict[str, Any]) -> list[Document]:
         if self.split == "segment" and transcript.segments:

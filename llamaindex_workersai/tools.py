@@ -8,10 +8,8 @@ from typing import Any
 
 from llama_index.core.tools import FunctionTool, ToolMetadata
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
-from pydantic import SecretStr
 
 from llamaindex_workersai._base import WorkersAIConnection
-from workersai import GatewayOptions
 from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult, check_image_params, image_tool_schema
 from workersai.models import resolve_model
 
@@ -47,36 +45,19 @@ class WorkersAIImageToolSpec(BaseToolSpec):
 
     spec_functions: list[SPEC_FUNCTION_TYPE] = [("generate_image", "agenerate_image")]  # noqa: RUF012
 
-    def __init__(
-        self,
-        model: str = DEFAULT_IMAGE_MODEL,
-        *,
-        account_id: str | None = None,
-        api_token: str | SecretStr | None = None,
-        base_url: str | None = None,
-        gateway: str | GatewayOptions | None = None,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        **defaults: Any,
-    ) -> None:
+    def __init__(self, model: str = DEFAULT_IMAGE_MODEL, **settings: Any) -> None:
         """Args:
         model: Text-to-image model.
-        account_id, api_token, base_url, gateway, timeout, max_retries: Connection
-            settings (credentials default to the environment).
-        **defaults: Generation parameters for every call (``width``, ``num_steps``, ...),
-            checked against the model now.
+        **settings: Connection settings (``account_id``, ``api_token``/``api_key``,
+            ``base_url``, ``gateway``, ``timeout``, ``max_retries``, ``http_client``,
+            ``async_http_client``; see :mod:`llamaindex_workersai._base`) and generation
+            parameters for every call (``width``, ``num_steps``, ...), checked against the
+            model now.
         """
         self.model = resolve_model(model)
-        check_image_params(self.model, defaults)
-        self.defaults = defaults
-        self._connection = WorkersAIConnection(
-            account_id,
-            api_token,
-            base_url=base_url,
-            gateway=gateway,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self._connection = WorkersAIConnection.pop_from(settings)
+        check_image_params(self.model, settings)
+        self.defaults = settings
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         given = {k: v for k, v in params.items() if v is not None}
@@ -183,22 +164,37 @@ class WorkersAIImageTool(FunctionTool):
         """Args:
         model: Text-to-image model.
         name, description: What the agent sees.
-        **settings: Connection settings (``account_id``, ``api_token``, ``base_url``,
-            ``gateway``, ``timeout``, ``max_retries``) and generation defaults (``width``,
+        **settings: Connection settings and generation defaults (``width``,
             ``num_steps``, ...) of :class:`WorkersAIImageToolSpec`.
         """
-        self.spec = WorkersAIImageToolSpec(model, **settings)
+        self._wrap(WorkersAIImageToolSpec(model, **settings), name, description)
+
+    def _wrap(self, spec: WorkersAIImageToolSpec, name: str, description: str) -> None:
+        self.spec = spec
         super().__init__(
-            fn=self.spec.generate_image,
+            fn=spec.generate_image,
             metadata=ToolMetadata(
                 name=name,
                 description=description,
-                fn_schema=image_tool_schema(self.spec.model, name="GenerateImage"),
+                fn_schema=image_tool_schema(spec.model, name="GenerateImage"),
             ),
-            async_fn=self.spec.agenerate_image,
+            async_fn=spec.agenerate_image,
             callback=_confirmation,
             async_callback=_aconfirmation,
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The generated argument schema cannot be pickled; the spec (model, defaults and
+        # connection settings, never a secret) can, and the tool is rebuilt from it.
+        return (_tool_from_spec, (self.spec, self.metadata.name, self.metadata.description))
+
+
+def _tool_from_spec(
+    spec: WorkersAIImageToolSpec, name: str, description: str
+) -> WorkersAIImageTool:
+    tool = WorkersAIImageTool.__new__(WorkersAIImageTool)
+    tool._wrap(spec, name, description)
+    return tool
 
 
 def _confirmation(image: ImageResult) -> str:

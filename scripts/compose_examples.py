@@ -11,8 +11,9 @@ Run it after changing an example or README.md (the demo's RAG step indexes the R
     python scripts/compose_examples.py            # all examples
     python scripts/compose_examples.py demo       # just one
 
-Notebooks whose image outputs are the point (``KEEP_OUTPUTS``) are then executed offline
-from the new answers and saved with their outputs; the others are saved stripped.
+Each notebook is then executed offline from the new answers and saved with its outputs, so
+it reads with its results on GitHub; CI re-executes it and fails when an output differs
+(``notebooks/conftest.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -34,7 +36,6 @@ from workersai.examples import OFFLINE_ENV, save_exchanges  # noqa: E402
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
-KEEP_OUTPUTS = {"03_images", "05_bulk_generation"}
 
 
 @contextlib.contextmanager
@@ -109,6 +110,40 @@ def _strip(notebook: object) -> None:
             cell.metadata.pop("execution", None)
 
 
+def _merge_streams(notebook: object) -> None:
+    """One output per run of prints to a stream (a streamed answer arrives token by token)."""
+    for cell in notebook.cells:  # type: ignore[attr-defined]
+        merged: list[dict] = []
+        for output in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if (
+                output.output_type == "stream"
+                and last is not None
+                and last.output_type == "stream"
+                and last.name == output.name
+            ):
+                last.text += output.text
+            else:
+                merged.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = merged
+
+
+def _stable_widget_ids(notebook: object) -> object:
+    """Number the widget models (a progress bar) instead of their random ids: the state saved
+    with the notebook still draws the finished bar, and re-composing leaves no diff."""
+    import nbformat
+
+    text = nbformat.writes(notebook)
+    state = notebook.metadata.get("widgets", {})  # type: ignore[attr-defined]
+    ids = list(state.get("application/vnd.jupyter.widget-state+json", {}).get("state", {}))
+    if not ids:
+        return notebook
+    numbered = {old: f"{number:032x}" for number, old in enumerate(ids, 1)}
+    text = re.sub("|".join(map(re.escape, ids)), lambda m: numbered[m.group(0)], text)
+    return nbformat.reads(text, as_version=4)
+
+
 def compose_notebook(name: str) -> Path:
     import nbformat
 
@@ -116,14 +151,11 @@ def compose_notebook(name: str) -> Path:
     with recording() as exchanges:
         _execute(path, env={})
     written = save_exchanges(name, _in_key_order(exchanges))
-    notebook = nbformat.read(path, as_version=4)
-    if name in KEEP_OUTPUTS:
-        notebook = _execute(path, env={OFFLINE_ENV: "1", "WORKERSAI_REPLAY_PACE": "0"})
-        # the kernel's Python version: not part of the example, and a diff on every machine
-        notebook.metadata.get("language_info", {}).pop("version", None)  # type: ignore[attr-defined]
-    else:
-        _strip(notebook)
-    nbformat.write(notebook, path)
+    notebook = _execute(path, env={OFFLINE_ENV: "1", "WORKERSAI_REPLAY_PACE": "0"})
+    # the kernel's Python version: not part of the example, and a diff on every machine
+    notebook.metadata.get("language_info", {}).pop("version", None)  # type: ignore[attr-defined]
+    _merge_streams(notebook)
+    nbformat.write(_stable_widget_ids(notebook), path)
     return written
 
 

@@ -167,7 +167,7 @@ def isolated_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
     from workersai import models
 
     original = get_catalog()
-    copy = ModelCatalog(original.all(), as_of=original.as_of)
+    copy = ModelCatalog(original.all(include_retired=True), as_of=original.as_of)
     monkeypatch.setattr(models, "_catalog", copy)
     return copy
 

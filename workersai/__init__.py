@@ -23,6 +23,7 @@ from workersai.errors import (
     BadRequestError,
     CapacityExceededError,
     ConflictError,
+    ContextLengthExceededError,
     DailyLimitExceededError,
     InternalServerError,
     InvalidInputError,
@@ -30,8 +31,10 @@ from workersai.errors import (
     MissingCredentialsError,
     ModelInputError,
     ModelNotFoundError,
+    ModelRetiredError,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitError,
     RequestTimeoutError,
     RequestTooLargeError,
@@ -43,7 +46,7 @@ from workersai.errors import (
     WorkersAIError,
 )
 from workersai.generation import GenerationReport, agenerate, generate
-from workersai.images import ImageResult
+from workersai.images import ImageNotConvertedWarning, ImageResult
 from workersai.models import ModelInfo, get_catalog, get_model_info, resolve_model
 from workersai.results import (
     ChatChunk,
@@ -75,11 +78,13 @@ __all__ = [
     "ChatResult",
     "ChatStream",
     "ConflictError",
+    "ContextLengthExceededError",
     "DailyLimitExceededError",
     "DetectedObject",
     "EmbeddingResult",
     "GatewayOptions",
     "GenerationReport",
+    "ImageNotConvertedWarning",
     "ImageResult",
     "InternalServerError",
     "InvalidInputError",
@@ -89,9 +94,11 @@ __all__ = [
     "ModelInfo",
     "ModelInputError",
     "ModelNotFoundError",
+    "ModelRetiredError",
     "Multipart",
     "NotFoundError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",

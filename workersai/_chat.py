@@ -5,10 +5,14 @@ only translate framework types:
 
 * request: ``messages`` or (LoRA / ``raw``) ``prompt``, only the parameters that were set,
   tools in OpenAI form with references inlined, ``tool_choice`` mapped, JSON-schema
-  ``response_format`` as the *bare* schema on ``/ai/run`` (wire reference §3.1, §4);
-* answer: the text shapes and tool-call shapes of §3.2 → :class:`ChatResult`;
+  ``response_format`` as the *bare* schema on ``/ai/run`` with the name and description
+  folded in (wire reference §3.1, §4, §10.6);
+* answer: the text shapes and tool-call shapes of §3.2 (and the Anthropic Messages shape,
+  §10.7) → :class:`ChatResult`; an event stream sent to an unstreamed request is assembled
+  like a stream (§10.2);
 * stream: native ``{"response"}`` events and OpenAI ``choices[].delta`` events (§3.3, §4)
-  → :class:`ChatChunk`, usage merged by maximum, one final chunk, truncation detected.
+  → :class:`ChatChunk`, usage merged by maximum, one final chunk, truncation detected; a tool
+  call's argument fragments are kept until its name arrives (§10.5).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workersai import _json
-from workersai._envelope import envelope_result, error_from_response
+from workersai._envelope import EventStreamBody, envelope_result, error_from_response
 from workersai._messages import prepare_messages, render_prompt
 from workersai._tools import (
     _CODE_FENCE,
+    bound_tool_name,
     complete_arguments,
     forced_tool,
     inline_refs,
@@ -36,7 +41,7 @@ from workersai.errors import (
     StreamError,
     StreamTruncatedError,
 )
-from workersai.models import get_model_info, resolve_model
+from workersai.models import get_model_info, resolve_model, warn_if_retired
 from workersai.results import ChatChunk, ChatResult, ToolCall, ToolCallChunk, Usage
 from workersai.schemas import TextGenerationInput, validate_input
 
@@ -93,7 +98,7 @@ class ChatRequest:
     max_tokens: int | None = None
 
 
-def _response_format(value: Mapping[str, Any], endpoint: Endpoint) -> dict[str, Any]:
+def _response_format(value: Mapping[str, Any], endpoint: Endpoint, model: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInputError(
             "response_format must be a mapping such as {'type': 'json_object'}, "
@@ -113,12 +118,25 @@ def _response_format(value: Mapping[str, Any], endpoint: Endpoint) -> dict[str, 
         raise InvalidInputError(
             "response_format json_schema needs a 'json_schema' object", field="response_format"
         )
-    # OpenAI envelope {name, schema, strict} or the bare schema.
+    # OpenAI envelope {name, description, schema, strict} or the bare schema.
     is_envelope = isinstance(spec.get("schema"), Mapping) and "type" not in spec
     schema = inline_refs(spec["schema"] if is_envelope else spec)
-    if endpoint == "native":
+    name = spec.get("name") if is_envelope else None
+    description = spec.get("description") if is_envelope else None
+    # Workers AI's own models take the bare schema on /ai/run; partner models there
+    # ("openai/gpt-5.4-mini") are OpenAI's and reject it ("Missing required parameter:
+    # 'response_format.json_schema.name'", cloudflare/ai#559).
+    if endpoint == "native" and model.startswith("@"):
+        # The envelope's name and description would be lost: they become the schema's own
+        # title and description, unless it has them (cloudflare/ai#559, PR #576; §10.6).
+        if isinstance(name, str) and name:
+            schema.setdefault("title", name)
+        if isinstance(description, str) and description:
+            schema.setdefault("description", description)
         return {"type": "json_schema", "json_schema": schema}
-    envelope: dict[str, Any] = {"name": spec.get("name", "response") if is_envelope else "response"}
+    envelope: dict[str, Any] = {"name": name if isinstance(name, str) and name else "response"}
+    if isinstance(description, str) and description:
+        envelope["description"] = description
     envelope["schema"] = schema
     if is_envelope and spec.get("strict") is not None:
         envelope["strict"] = spec["strict"]
@@ -146,6 +164,8 @@ def build_chat_request(
         raise InvalidInputError("endpoint must be 'native' or 'openai'", field="endpoint")
     model_id = resolve_model(model)
     info = get_model_info(model_id)
+    if info is not None and info.retired is not None:
+        warn_if_retired(info.id)
     if info is not None and info.task.lower() not in _CHAT_TASKS:
         raise InvalidInputError(
             f"{model_id} is a {info.task} model, not a text-generation model",
@@ -190,7 +210,7 @@ def build_chat_request(
             body["tool_choice"] = choice
             request.forced = forced_tool(choice)
     if response_format is not None:
-        body["response_format"] = _response_format(response_format, endpoint)
+        body["response_format"] = _response_format(response_format, endpoint, model_id)
         request.json_mode = body["response_format"].get("type") in ("json_schema", "json_object")
         if stream and request.json_mode:
             # JSON mode cannot stream (error 5023): call once, replay as a stream.
@@ -228,12 +248,23 @@ def finish_reason(
     has_tool_calls: bool,
     usage: Usage | None,
     max_tokens: int | None,
+    has_text: bool = True,
 ) -> str:
-    """Normalised finish reason; inferred when the answer has none (classic ``/ai/run``)."""
+    """Normalised finish reason; inferred when the answer has none (classic ``/ai/run``).
+
+    It never says ``tool_calls`` without a tool call: gemma-4 reports ``tool_calls`` with
+    none, with prose or nothing at all (cloudflare/ai#561, §10.5) — the prose is the answer
+    (``stop``), and an answer with neither is a failed one (``error``), so no agent waits for
+    tool results that will never come.
+    """
     if isinstance(reported, str) and reported:
         mapped = _FINISH_REASONS.get(reported, reported)
         # OpenAI-compatible answers sometimes say "stop" next to a tool call (cloudflare/ai#192).
-        return "tool_calls" if has_tool_calls and mapped == "stop" else mapped
+        if has_tool_calls and mapped == "stop":
+            return "tool_calls"
+        if mapped == "tool_calls" and not has_tool_calls:
+            return "stop" if has_text else "error"
+        return mapped
     if has_tool_calls:
         return "tool_calls"
     if usage is not None and max_tokens is not None and usage.completion_tokens >= max_tokens:
@@ -312,13 +343,66 @@ def _responses_api(result: Mapping[str, Any]) -> tuple[str, str | None, list[dic
     return text, ("".join(reasoning) or None), calls
 
 
+def _anthropic_message(result: Mapping[str, Any]) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """(text, reasoning, raw tool calls) of an Anthropic Messages answer (partner models on
+    ``/ai/run``, cloudflare/ai#554; §10.7)."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in _list(result.get("content")):
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(str(block.get("text") or ""))
+        elif kind == "thinking":
+            reasoning.append(str(block.get("thinking") or ""))
+        elif kind == "tool_use":
+            calls.append(
+                {"id": block.get("id"), "name": block.get("name"), "arguments": block.get("input")}
+            )
+    return "".join(texts), ("".join(reasoning) or None), calls
+
+
+def _is_anthropic_message(result: Any) -> bool:
+    return (
+        isinstance(result, Mapping)
+        and result.get("type") == "message"
+        and isinstance(result.get("content"), list)
+    )
+
+
+def _from_event_stream(
+    body: EventStreamBody, request: ChatRequest | None, gateway: dict[str, str] | None
+) -> ChatResult:
+    """The answer an event stream carries, assembled exactly as a streamed one (§10.2)."""
+    chat = request or ChatRequest(model="", endpoint="native", route="", body={}, stream=True)
+    assembler = ChatStreamAssembler(chat, gateway=gateway)
+    payloads: list[Any] = []
+    for event in body.events:
+        assembler.feed(event.data)
+        if event.data.strip() != "[DONE]":
+            payloads.append(_json.loads(event.data))
+    assembler.release()
+    assembler.finish()  # a cut stream is a StreamTruncatedError, not a shorter answer
+    result = assembler.result()
+    result.raw = payloads
+    return result
+
+
 def parse_chat_response(
     body: Any,
     request: ChatRequest | None = None,
     *,
     gateway: dict[str, str] | None = None,
 ) -> ChatResult:
-    """Normalise any text-generation answer (wire reference §9.3-4) into a :class:`ChatResult`."""
+    """Normalise any text-generation answer (wire reference §9.3-4) into a :class:`ChatResult`.
+
+    ``body`` is the decoded JSON body (envelope or not), or an :class:`EventStreamBody` when a
+    proxy answered an unstreamed request with a stream.
+    """
+    if isinstance(body, EventStreamBody):
+        return _from_event_stream(body, request, gateway)
     result = envelope_result(body)
     model = request.model if request else None
     schemas = request.tool_schemas if request else {}
@@ -345,6 +429,12 @@ def parse_chat_response(
         model = result.get("model") or model
     elif isinstance(result, Mapping) and result.get("object") == "response":
         text, reasoning, raw_calls = _responses_api(result)
+        usage = Usage.from_wire(result.get("usage"))
+        response_id = result.get("id")
+        model = result.get("model") or model
+    elif _is_anthropic_message(result):
+        text, reasoning, raw_calls = _anthropic_message(result)
+        reported_finish = result.get("stop_reason")
         usage = Usage.from_wire(result.get("usage"))
         response_id = result.get("id")
         model = result.get("model") or model
@@ -383,6 +473,7 @@ def parse_chat_response(
             has_tool_calls=bool(calls),
             usage=usage,
             max_tokens=request.max_tokens if request else None,
+            has_text=bool(text),
         ),
         model=model,
         id=response_id,
@@ -429,9 +520,10 @@ def chunks_from_result(result: ChatResult) -> list[ChatChunk]:
 
 @dataclass(slots=True)
 class _CallState:
-    id: str
-    name: str
+    id: str | None = None  # the server's id (made unique), once one arrived
+    name: str = ""
     arguments: list[str] = field(default_factory=list)
+    announced: bool = False  # its first chunk (id and name) went out
 
 
 class ChatStreamAssembler:
@@ -525,8 +617,16 @@ class ChatStreamAssembler:
         return chunk
 
     def _tool_call_chunks(self, raw_calls: Any) -> list[ToolCallChunk]:
+        """Tool-call deltas → chunks, accumulated by index whatever arrives first.
+
+        GLM and QwQ stream argument fragments *before* the call's name (cloudflare/ai#523,
+        §10.5): those fragments, and the server's id, are kept until the name arrives; the
+        call's first chunk then carries its id, name and every fragment so far — so a chunk
+        with a name always comes first, as the adapters expect.
+        """
         if not isinstance(raw_calls, list):
             return []
+        schemas = self._request.tool_schemas
         out: list[ToolCallChunk] = []
         for raw in raw_calls:
             if not isinstance(raw, Mapping):
@@ -545,32 +645,39 @@ class ChatStreamAssembler:
             index = raw.get("index")
             if not isinstance(index, int):
                 index = self._index_for(raw_id, name)
-            state = self._calls.get(index)
+            state = self._calls.setdefault(index, _CallState())
+            if state.id is None and isinstance(raw_id, str) and raw_id:
+                state.id = unique_tool_call_id(raw_id)
+            if not state.name and isinstance(name, str) and name:
+                state.name = bound_tool_name(name, schemas)
             if complete:
                 # Coerce a complete call's values now ("3" → 3 for an integer parameter), as
                 # the unstreamed path does, so streamed and invoked tool calls agree.
-                tool = name if isinstance(name, str) and name else (state.name if state else "")
-                arguments = complete_arguments(arguments, self._request.tool_schemas.get(tool))
+                arguments = complete_arguments(arguments, schemas.get(state.name))
             elif arguments is not None and not isinstance(arguments, str):
                 arguments = _json.dumps_str(arguments)
-            if state is None:
-                if not isinstance(name, str) or not name:
-                    continue  # arguments for a call we never saw start: nothing to attach to
-                state = self._calls[index] = _CallState(id=unique_tool_call_id(raw_id), name=name)
-                chunk = ToolCallChunk(
-                    index=index, id=state.id, name=name, arguments=arguments or ""
+            if arguments:
+                state.arguments.append(arguments)
+            if state.announced:
+                if arguments:
+                    out.append(ToolCallChunk(index=index, arguments=arguments))
+            elif state.name:
+                state.id = state.id or unique_tool_call_id(None)
+                state.announced = True
+                out.append(
+                    ToolCallChunk(
+                        index=index,
+                        id=state.id,
+                        name=state.name,
+                        arguments="".join(state.arguments),
+                    )
                 )
-            else:
-                chunk = ToolCallChunk(index=index, arguments=arguments or "")
-            if chunk.arguments:
-                state.arguments.append(chunk.arguments)
-            out.append(chunk)
         return out
 
     def _index_for(self, raw_id: Any, name: Any) -> int:
         if isinstance(raw_id, str) and raw_id:
             for index, state in self._calls.items():
-                if state.id == raw_id or state.id.startswith(raw_id):
+                if state.id is not None and (state.id == raw_id or state.id.startswith(raw_id)):
                     return index
         if isinstance(name, str) and name:
             return len(self._calls)
@@ -596,7 +703,7 @@ class ChatStreamAssembler:
         chunks = []
         for index, call in enumerate(calls):
             self._calls[index] = _CallState(
-                id=call.id, name=call.name, arguments=[call.raw_arguments]
+                id=call.id, name=call.name, arguments=[call.raw_arguments], announced=True
             )
             chunks.append(
                 ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
@@ -620,6 +727,7 @@ class ChatStreamAssembler:
                 has_tool_calls=calls,
                 usage=self._usage,
                 max_tokens=self._request.max_tokens,
+                has_text=bool(self._text),
             ),
             usage=self._usage,
             model=self._model,
@@ -632,13 +740,22 @@ class ChatStreamAssembler:
         calls = []
         for index in sorted(self._calls):
             state = self._calls[index]
+            arguments = "".join(state.arguments)
             call = tool_call_from_wire(
-                {"id": state.id, "name": state.name, "arguments": "".join(state.arguments)},
+                {"id": state.id, "name": state.name, "arguments": arguments},
                 self._request.tool_schemas,
             )
-            if call is not None:
-                call.id = state.id
-                calls.append(call)
+            if call is None:  # fragments whose name never came: nothing can run them
+                state.id = state.id or unique_tool_call_id(None)
+                call = ToolCall(
+                    id=state.id,
+                    name="",
+                    arguments={},
+                    raw_arguments=arguments,
+                    error="the model streamed arguments but never named the tool",
+                )
+            call.id = state.id or call.id
+            calls.append(call)
         valid, invalid = _split_calls(calls)
         text = self.partial_text
         return ChatResult(
@@ -653,6 +770,7 @@ class ChatStreamAssembler:
                 has_tool_calls=bool(calls),
                 usage=self._usage,
                 max_tokens=self._request.max_tokens,
+                has_text=bool(text),
             ),
             model=self._model,
             id=self._id,

@@ -22,7 +22,13 @@ import httpx
 
 from workersai import _json
 from workersai._chat import ChatRequest, build_chat_request, parse_chat_response
-from workersai._config import Credentials, GatewayOptions, gateway_info, resolve_base_url
+from workersai._config import (
+    Credentials,
+    GatewayOptions,
+    gateway_info,
+    per_call_options,
+    resolve_base_url,
+)
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
     EmbeddingPlan,
@@ -297,6 +303,7 @@ class _ClientBase:
         stream: bool,
         options: dict[str, Any],
     ) -> tuple[ChatRequest, PreparedRequest]:
+        options = per_call_options(options)
         session_affinity = options.pop("session_affinity", None)
         extra_headers = options.pop("extra_headers", None)
         timeout = options.pop("timeout", None)
@@ -325,7 +332,7 @@ class _ClientBase:
         return chat, prepared
 
     def _chat_result(self, response: httpx.Response, chat: ChatRequest) -> ChatResult:
-        body = read_checked_body(response, chat.model)
+        body = read_checked_body(response, chat.model, event_stream=True)
         result = parse_chat_response(body, chat, gateway=gateway_info(response.headers))
         record_request(chat.model, result.usage)
         return result

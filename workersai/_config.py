@@ -278,3 +278,49 @@ def gateway_info(headers: Mapping[str, str]) -> dict[str, str]:
         if value:
             out[key] = value
     return out
+
+
+#: Settings of a connection, fixed when a client (or an adapter object) is built. Given with
+#: one call they would be sent to the model as input — an API token included — so a call that
+#: names one fails instead. Both adapters' spellings of the HTTP clients are here.
+CONNECTION_SETTINGS = frozenset(
+    {
+        "account_id",
+        "api_token",
+        "api_key",
+        "base_url",
+        "gateway",
+        "max_retries",
+        "http_client",
+        "http_async_client",
+        "async_http_client",
+        "default_headers",
+    }
+)
+
+
+def per_call_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """One call's keyword arguments as request options, checked before any request.
+
+    Transport settings — ``timeout`` (also spelled ``request_timeout``, LangChain's name),
+    ``extra_headers`` and ``session_affinity`` — stay options of the request, which the
+    client takes out of the body; connection settings cannot change per call and are refused
+    rather than sent to the model.
+
+    Example:
+        >>> per_call_options({"temperature": 0.2, "request_timeout": 5})
+        {'temperature': 0.2, 'timeout': 5}
+    """
+    fixed = sorted(CONNECTION_SETTINGS.intersection(options))
+    if fixed:
+        raise InvalidInputError(
+            f"{fixed[0]!r} is a connection setting and cannot be given per call",
+            field=fixed[0],
+            hint="Set it when building the client (a per-call value would reach the model).",
+        )
+    out = dict(options)
+    if "request_timeout" in out:
+        if "timeout" in out:
+            raise InvalidInputError("give timeout or request_timeout, not both", field="timeout")
+        out["timeout"] = out.pop("request_timeout")
+    return out

@@ -36,6 +36,7 @@ from workersai.errors import (
     APIError,
     CapacityExceededError,
     InvalidInputError,
+    ModelRetiredError,
     WorkersAIError,
 )
 from workersai.models import resolve_model
@@ -63,6 +64,8 @@ def fallback_reason(error: BaseException) -> str | None:
     (:func:`needs_account_check`)."""
     if isinstance(error, CapacityExceededError):
         return _REASONS[3040]
+    if isinstance(error, ModelRetiredError):  # 5028, or HTTP 410
+        return _REASONS[5028]
     if not isinstance(error, APIError):
         return None
     codes = error.codes

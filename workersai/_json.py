@@ -26,6 +26,12 @@ except ImportError:  # pragma: no cover
 JSONDecodeError = json.JSONDecodeError
 
 
+def _not_json(name: str) -> Any:
+    # NaN and ±Infinity are not JSON: orjson refuses them, so the standard library must too
+    # (else the text "NaN" in a number field would become a float that no JSON can carry).
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
 def loads(data: bytes | bytearray | str) -> Any:
     """Decode JSON; raises ``json.JSONDecodeError`` (a ``ValueError``) on bad input."""
     if _HAVE_ORJSON:
@@ -35,7 +41,7 @@ def loads(data: bytes | bytearray | str) -> Any:
             # Normalise to the stdlib error type so callers catch one thing.
             text = data if isinstance(data, str) else data.decode("utf-8", "replace")
             raise json.JSONDecodeError(str(exc), text, 0) from None
-    return json.loads(data)
+    return json.loads(data, parse_constant=_not_json)
 
 
 def dumps(obj: Any) -> bytes:

@@ -7,7 +7,9 @@ same for the sync and the async client:
 * SSE, native or OpenAI-shaped events (wire reference §3.3, §4): fed to a
   :class:`~workersai._chat.ChatStreamAssembler`; the last chunk is final, with usage;
 * a JSON answer (gpt-oss on ``/ai/run``, §3.3): replayed as a stream — unless it is empty,
-  then the client asks again unstreamed (:func:`unstreamed`) and replays that;
+  then the client asks again unstreamed (:func:`unstreamed`) and replays that; a body that is
+  not JSON at all (an HTML portal page, plain text, nothing) is an
+  :class:`~workersai.errors.UnexpectedResponseError` (§10.2), never the answer's text;
 * JSON mode, which cannot stream (§3.2.4): sent unstreamed and replayed.
 
 Usage is recorded once per stream, for the answer the caller gets.
@@ -26,7 +28,7 @@ from workersai._chat import (
     parse_chat_response,
 )
 from workersai._config import gateway_info
-from workersai._envelope import unwrap_envelope
+from workersai._envelope import unexpected_answer, unwrap_envelope
 from workersai._sse import ServerSentEvent
 from workersai._transport import JSONAnswer, PreparedRequest, StreamOpened
 from workersai.errors import WorkersAIError
@@ -64,6 +66,14 @@ class ChatStreamState:
             return None
         if isinstance(item, JSONAnswer):
             body = item.body
+            problem = unexpected_answer(
+                body,
+                item.headers.get("content-type", ""),
+                headers=item.headers,
+                model=self.chat.model,
+            )
+            if problem is not None:
+                raise problem
             unwrap_envelope(body, headers=item.headers, model=self.chat.model)  # success: false
             # Not recorded yet: an empty answer is replaced by the unstreamed fallback, and
             # only the answer the caller gets counts (see json_answer_used).

@@ -13,7 +13,7 @@ import copy
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from workersai import _json
@@ -209,6 +209,17 @@ def _object_schema(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _items_schema(schema: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    # Optional[list[int]] is {"anyOf": [{"type": "array", "items": ...}, {"type": "null"}]}.
+    if isinstance(schema.get("items"), Mapping):
+        return schema["items"]
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or ():
+            if isinstance(option, Mapping) and isinstance(option.get("items"), Mapping):
+                return option["items"]
+    return None
+
+
 def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     types = _types_of(schema)
     if not types:
@@ -223,6 +234,8 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
                 decoded = text.lower() == "true"
         if decoded is not None and _matches(decoded, types):
             value = decoded
+        elif text == "null" and "null" in types:
+            value = None  # Optional[int] sent as "null": the tool wants None, not the word
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and types == ["string"]:
         value = str(value)
     if (
@@ -236,8 +249,10 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         object_schema = _object_schema(schema)
         if object_schema is not None:
             return coerce_arguments(value, object_schema)
-    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        return [_coerce(item, schema["items"]) for item in value]
+    if isinstance(value, list):
+        items = _items_schema(schema)
+        if items is not None:
+            return [_coerce(item, items) for item in value]
     return value
 
 
@@ -308,10 +323,29 @@ def complete_arguments(raw: Any, schema: Mapping[str, Any] | None) -> str:
     return text
 
 
+# Harmony channel markers gpt-oss leaves on a tool name ("get_weather<|channel|>commentary",
+# NorthlandPositronics/Cogtrix#2023 on vLLM; wire reference §10.5).
+_HARMONY_MARKER = "<|"
+
+
+def bound_tool_name(name: str, schemas: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """``name`` without a harmony suffix when what precedes it is a bound tool."""
+    if schemas and name not in schemas and _HARMONY_MARKER in name:
+        head = name.split(_HARMONY_MARKER, 1)[0].strip()
+        if head in schemas:
+            return head
+    return name
+
+
 def tool_call_from_wire(
     raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]] | None = None
 ) -> ToolCall | None:
-    """One tool call from any of the three wire shapes; ``None`` for empty sentinels."""
+    """One tool call from any of the three wire shapes; ``None`` for empty sentinels.
+
+    When tools were bound (``schemas``), a call of any other tool is an *invalid* call: no
+    agent can run it, and a framework handed it as valid would look for a tool that does not
+    exist (wire reference §10.5).
+    """
     function = raw.get("function")
     if isinstance(function, Mapping):
         name = function.get("name")
@@ -321,11 +355,14 @@ def tool_call_from_wire(
         arguments_raw = raw.get("arguments", raw.get("parameters"))
     if not isinstance(name, str) or not name:
         return None
+    name = bound_tool_name(name, schemas)
     arguments, text, error = parse_arguments(arguments_raw)
     schema = schemas.get(name) if schemas else None
     if error is None and schema:
         arguments = coerce_arguments(arguments, schema)
         text = _json.dumps_str(arguments)
+    if error is None and schemas and schema is None:
+        error = f"{name!r} is not one of the bound tools ({', '.join(schemas)})"
     return ToolCall(
         id=unique_tool_call_id(raw.get("id")),
         name=name,
@@ -335,15 +372,90 @@ def tool_call_from_wire(
     )
 
 
-def _first_json_value(text: str) -> Any:
-    """The first JSON object or array embedded in prose (``Sure: {...} done``), or ``None``."""
+def _json_values(text: str) -> Iterator[Any]:
+    """Each JSON object or array embedded in prose (``Sure: {...} done``), left to right."""
     decoder = json.JSONDecoder()
-    for index, char in enumerate(text):
-        if char in "{[":
+    index = 0
+    while index < len(text):
+        if text[index] in "{[":
             try:
-                return decoder.raw_decode(text, index)[0]
+                value, end = decoder.raw_decode(text, index)
             except ValueError:
+                index += 1
                 continue
+            yield value
+            index = end
+        else:
+            index += 1
+
+
+def _value_fits(value: Any, schema: Mapping[str, Any]) -> bool:
+    types = _types_of(schema)
+    if not types or (isinstance(value, str) and "string" in types):
+        return True
+    return _matches(value, types)
+
+
+def arguments_fit(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    """Whether ``arguments`` (already coerced) can be a call of the tool ``schema`` describes:
+    every required key is there, no key is foreign (unless ``additionalProperties`` allows
+    it) and each declared value has its declared type. Decides what JSON text is a call."""
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    required = schema.get("required")
+    for key in required if isinstance(required, list) else ():
+        if isinstance(key, str) and key not in arguments:
+            return False
+    foreign_allowed = bool(schema.get("additionalProperties"))
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        if not isinstance(spec, Mapping):
+            if not foreign_allowed:
+                return False
+        elif not _value_fits(value, spec):
+            return False
+    return True
+
+
+def _salvaged(
+    item: Any, schemas: Mapping[str, Mapping[str, Any]], forced_name: str | None
+) -> ToolCall | None:
+    """The call one JSON object written as text stands for, or ``None``."""
+    if not isinstance(item, Mapping):
+        return None
+    function = item.get("function")
+    spec = function if isinstance(function, Mapping) else item
+    name = spec.get("name")
+    if isinstance(name, str) and bound_tool_name(name, schemas) in schemas:
+        if "arguments" in spec or "parameters" in spec:
+            arguments: Any = spec.get("arguments", spec.get("parameters"))
+        else:  # flat: the keys beside the name are the arguments (cloudflare/ai#560, #574)
+            arguments = {
+                k: v for k, v in spec.items() if k != "name" and (k, v) != ("type", "function")
+            }
+        call = _fitting({"name": name, "arguments": arguments}, schemas)
+        if call is not None:
+            return call
+    if forced_name is None:
+        return None
+    # The forced tool's bare arguments (whose own "name" may be a tool's name) — only if they
+    # fit its schema: a leaked harmony channel ({"name": "analysis"}) or a call of an unknown
+    # tool is not its call.
+    return _fitting({"name": forced_name, "arguments": dict(item)}, schemas)
+
+
+def _fitting(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]]) -> ToolCall | None:
+    call = tool_call_from_wire(raw, schemas)
+    if call is None or not call.is_valid or not arguments_fit(call.arguments, schemas[call.name]):
+        return None
+    return call
+
+
+def _forced_name(forced: str | bool, schemas: Mapping[str, Mapping[str, Any]]) -> str | None:
+    if isinstance(forced, str):
+        return forced if forced in schemas else None
+    if forced is True and len(schemas) == 1:
+        return next(iter(schemas))  # "required" with one tool bound can only mean that tool
     return None
 
 
@@ -353,38 +465,34 @@ def salvage_tool_calls(
     *,
     forced: str | bool,
 ) -> list[ToolCall]:
-    """Tool calls a model wrote as JSON text instead of ``tool_calls``.
+    """Tool calls a model wrote as JSON text instead of ``tool_calls`` (wire reference
+    §3.2.8, §10.5).
 
-    gpt-oss returns a forced call as ``{"name": ..., "arguments": {...}}`` text (or a list
-    of those, or the bare arguments of the forced tool) with empty ``tool_calls``
-    (cloudflare/ai#560); Llama sometimes uses ``parameters`` instead of ``arguments``. Only
-    calls naming a bound tool are taken, and bare arguments only when one tool was forced.
+    gpt-oss returns a forced call as ``{"name": ..., "arguments": {...}}`` text, as a flat
+    ``{"name": ..., "path": ...}`` whose other keys are the arguments, as a list of those, or
+    as the bare arguments of the forced tool, with empty ``tool_calls`` (cloudflare/ai#560,
+    #574); Llama sometimes uses ``parameters`` instead of ``arguments``. A JSON value is a
+    call only if it names a bound tool, or — when one tool was forced — is an object whose
+    keys fit that tool's schema; either way its arguments must fit the tool's schema.
+    From a list, the items that are calls are taken. Anything else stays text.
     """
     stripped = text.strip()
     fenced = _CODE_FENCE.match(stripped)
     if fenced:
         stripped = fenced.group(1)
+    forced_name = _forced_name(forced, schemas)
     try:
-        value = _json.loads(stripped) if stripped[:1] in ("{", "[") else None
+        whole = _json.loads(stripped) if stripped[:1] in ("{", "[") else None
     except ValueError:
-        value = None
-    if value is None and forced:
-        value = _first_json_value(stripped)
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value]
-    calls: list[ToolCall] = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            return []
-        name = item.get("name")
-        if isinstance(name, str) and name in schemas:
-            call = tool_call_from_wire(item, schemas)
-        elif isinstance(forced, str) and forced in schemas and len(items) == 1:
-            call = tool_call_from_wire({"name": forced, "arguments": dict(item)}, schemas)
-        else:
-            return []
-        if call is None or not call.is_valid:
-            return []
-        calls.append(call)
-    return calls
+        whole = None
+    # Unforced, only a whole answer that is JSON counts; a forced answer may wrap the call
+    # in prose ("commentary to=functions.get_weather json{...}").
+    candidates: Iterable[Any] = (
+        [whole] if whole is not None else _json_values(stripped) if forced else ()
+    )
+    for value in candidates:
+        items = value if isinstance(value, list) else [value]
+        calls = [c for c in (_salvaged(i, schemas, forced_name) for i in items) if c is not None]
+        if calls:
+            return calls
+    return []

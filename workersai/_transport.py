@@ -48,7 +48,12 @@ from typing import Any
 import httpx
 
 from workersai import _json
-from workersai._envelope import error_from_response, unwrap_envelope
+from workersai._envelope import (
+    error_from_response,
+    event_stream_body,
+    unexpected_answer,
+    unwrap_envelope,
+)
 from workersai._sse import ServerSentEvent, SSEDecoder
 from workersai._version import __version__
 from workersai.errors import (
@@ -335,19 +340,53 @@ def decode_body(response: httpx.Response) -> Any:
 
 def read_result(response: httpx.Response, model: str | None = None) -> Any:
     """The ``result`` of a successful answer: the v4 envelope unwrapped, other JSON as is,
-    binary bodies as ``bytes``. A 2xx ``success: false`` body raises its typed error."""
-    return unwrap_envelope(
-        decode_body(response),
-        status_code=response.status_code,
+    binary bodies as ``bytes``, other text as ``str``. A 2xx ``success: false`` body raises
+    its typed error; an HTML page, an empty body or an event stream raises
+    :class:`~workersai.errors.UnexpectedResponseError` (wire reference §10.2)."""
+    body = decode_body(response)
+    problem = unexpected_answer(
+        body,
+        response.headers.get("content-type", ""),
+        status=response.status_code,
         headers=response.headers,
         model=model,
+        allow_text=True,
+        allow_binary=True,
+    )
+    if problem is not None:
+        raise problem
+    return unwrap_envelope(
+        body, status_code=response.status_code, headers=response.headers, model=model
     )
 
 
-def read_checked_body(response: httpx.Response, model: str | None = None) -> Any:
-    """The decoded body of a successful answer, envelope kept (the parsers unwrap it); a
-    2xx ``success: false`` body raises its typed error."""
+def read_checked_body(
+    response: httpx.Response, model: str | None = None, *, event_stream: bool = False
+) -> Any:
+    """The decoded JSON body of a successful answer, envelope kept (the parsers unwrap it).
+
+    A 2xx ``success: false`` body raises its typed error. A body that is not JSON — an HTML
+    page, plain text, an empty body, binary data, a JSON-typed body that does not parse —
+    raises :class:`~workersai.errors.UnexpectedResponseError` naming its content type (wire
+    reference §10.2). An event stream comes back as an :class:`EventStreamBody` when the
+    caller reads one (``event_stream``: chat assembles it), else raises too.
+    """
+    content_type = response.headers.get("content-type", "")
+    if event_stream and "text/event-stream" in content_type.lower():
+        return event_stream_body(response.content)
     body = decode_body(response)
+    problem = unexpected_answer(
+        body,
+        content_type,
+        status=response.status_code,
+        headers=response.headers,
+        model=model,
+        # decode_body returns the text of a JSON-typed body that does not parse; a JSON
+        # string answer is text too, but its body starts with the quote.
+        invalid_json=isinstance(body, str) and response.content.lstrip()[:1] != b'"',
+    )
+    if problem is not None:
+        raise problem
     unwrap_envelope(body, status_code=response.status_code, headers=response.headers, model=model)
     return body
 

@@ -15,7 +15,7 @@ Example:
     ...     client.chat("llama-3-70b-instruct", [{"role": "user", "content": "hi"}])
     ... except workersai.RouteNotFoundError as err:
     ...     print(err.code, err.hint)
-    7003 Check the account id ... Did you mean: @cf/meta/llama-3.1-70b-instruct?
+    7003 Check the account id ... Did you mean: @cf/meta/llama-3.3-70b-instruct-fp8-fast, ...?
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "CapacityExceededError",
     "CloudflareErrorDetail",
     "ConflictError",
+    "ContextLengthExceededError",
     "DailyLimitExceededError",
     "InternalServerError",
     "InvalidInputError",
@@ -39,8 +40,10 @@ __all__ = [
     "MissingCredentialsError",
     "ModelInputError",
     "ModelNotFoundError",
+    "ModelRetiredError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",
@@ -162,6 +165,21 @@ class ModelInputError(BadRequestError):
     field: str | None = None
 
 
+class ContextLengthExceededError(BadRequestError):
+    """The prompt plus ``max_tokens`` do not fit the model's context window (code 5021, or an
+    upstream "maximum context length" message inside 8007). Sending it again cannot help."""
+
+
+class ModelRetiredError(BadRequestError):
+    """The model was retired (code 5028, "deprecated on <date>", HTTP 410).
+
+    Attributes:
+        replacement: The model the catalog recommends instead, when it knows one.
+    """
+
+    replacement: str | None = None
+
+
 class UnsupportedFeatureError(BadRequestError):
     """The model or endpoint does not support what was asked (LoRA 5005, JSON schema 5025,
     JSON schema with streaming 5023, wrong HTTP method 7001, deprecated SDK 5019)."""
@@ -217,10 +235,16 @@ class CapacityExceededError(RateLimitError):
     """Code 3040: Workers AI is out of capacity for this model right now (retryable)."""
 
 
-class DailyLimitExceededError(RateLimitError):
-    """Code 3036: the daily free allocation of neurons is used up (not retryable today)."""
+class QuotaExceededError(RateLimitError):
+    """A spending or allocation limit is reached (AI Gateway spend limit 2041, AI Gateway
+    credits 2021): no retry can succeed until the limit is raised or its window passes."""
 
     is_retryable = False
+
+
+class DailyLimitExceededError(QuotaExceededError):
+    """Code 3036 (and 4006, its older spelling): the daily free allocation of neurons is used
+    up (not retryable today)."""
 
 
 class InternalServerError(APIError):

@@ -18,6 +18,10 @@ Example:
     ('image/jpeg', (1024, 1024))
     >>> image.save("lighthouse.jpg")
     PosixPath('lighthouse.jpg')
+
+Saving never loses a picture: when the file name asks for another format and the conversion
+cannot run (Pillow is not installed), the bytes are saved in their own format next to it
+(``lighthouse.png`` → ``lighthouse.jpg``) with an :class:`ImageNotConvertedWarning`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import binascii
 import html
 import io
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +55,7 @@ from workersai.schemas import TextToImageInput, validate_input
 __all__ = [
     "DEFAULT_IMAGE_MODEL",
     "ImageFamily",
+    "ImageNotConvertedWarning",
     "ImageResult",
     "build_image_request",
     "check_image_params",
@@ -67,6 +73,25 @@ _FLUX2_FIELDS = frozenset({"prompt", "width", "height", "steps", "guidance", "se
 _FLUX2_MAX_IMAGES = 4
 _PIL_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE})
+
+
+class ImageNotConvertedWarning(UserWarning):
+    """:meth:`ImageResult.save` kept the image in its own format, next to the path asked for.
+
+    The file name asked for another format and the conversion could not run: Pillow is not
+    installed, or cannot write that format. Nothing is lost: :attr:`written` holds the image.
+
+    Attributes:
+        asked: The path passed to ``save``.
+        written: Where the image was saved instead (the returned path).
+        reason: Why it was not converted, with what to do (``pip install pillow``).
+    """
+
+    def __init__(self, asked: Path, written: Path, reason: str) -> None:
+        super().__init__(f"saved {written} instead of {asked}: {reason}")
+        self.asked = asked
+        self.written = written
+        self.reason = reason
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
@@ -216,11 +241,30 @@ class ImageResult(MediaData):
 
         Without a suffix the right one is added (``.jpg`` for JPEG). A suffix naming another
         format (``.png`` for JPEG bytes) converts with Pillow, so the file is what it says.
+        When that conversion cannot run (no Pillow, or a format Pillow cannot write), the
+        image is saved in its own format next to ``path`` (``x.png`` → ``x.jpg``, never over
+        an existing file) and an :class:`ImageNotConvertedWarning` says so: a generated
+        picture is never lost to a missing optional dependency.
         """
         wanted = mime_for_path(path)
-        if wanted is not None and wanted.startswith("image/") and wanted != self.mime_type:
-            return self.convert(wanted)._write(path)
-        return self._write(path)
+        if wanted is None or not wanted.startswith("image/") or wanted == self.mime_type:
+            return self._write(path)
+        try:
+            converted = self.convert(wanted)
+        except ImportError:
+            reason = self._not_converted(wanted, "needs Pillow (pip install pillow)")
+        except InvalidInputError:
+            reason = self._not_converted(wanted, "is not supported")
+        except (OSError, ValueError) as exc:  # Pillow cannot decode or encode it
+            reason = self._not_converted(wanted, f"failed in Pillow ({exc})")
+        else:
+            return converted._write(path)
+        written = self._write(_free_sibling(Path(path), self.extension))
+        warnings.warn(ImageNotConvertedWarning(Path(path), written, reason), stacklevel=2)
+        return written
+
+    def _not_converted(self, wanted: str, why: str) -> str:
+        return f"converting {self.format} to {wanted.split('/', 1)[1].upper()} {why}"
 
     def describe(self) -> str:
         """One line for humans and agents: format, size, bytes, model."""
@@ -249,6 +293,17 @@ class ImageResult(MediaData):
         if self.mime_type in ("image/png", "image/jpeg"):
             return None
         return f'<img src="{self.data_uri}" alt="{html.escape(self.describe())}"/>'
+
+
+def _free_sibling(path: Path, extension: str) -> Path:
+    """``path`` with ``extension``, or ``<stem>-2<extension>``… when that file exists: the
+    fallback of a failed conversion must not overwrite a file nobody asked to write."""
+    candidate = path.with_suffix(extension)
+    number = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{number}{extension}")
+        number += 1
+    return candidate
 
 
 def coerce_image(value: Any, what: str = "image") -> bytes:

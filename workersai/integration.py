@@ -14,6 +14,9 @@ Credentials
     (``CLOUDFLARE_ACCOUNT_ID`` / ``CF_ACCOUNT_ID`` / ``CLOUDFLARE_ACCOUNT_ID_FILE`` and
     ``CLOUDFLARE_API_TOKEN`` / ``CF_AI_API_TOKEN`` / ``CLOUDFLARE_API_TOKEN_FILE``) for
     fields that default to them. The token comes back as a ``SecretStr``.
+    :func:`per_call_options` — one call's keyword arguments as request options:
+    ``request_timeout`` read as ``timeout``, and :data:`CONNECTION_SETTINGS` (``api_key``,
+    ``base_url``, …) refused instead of being sent to the model.
 
 Chat
     :data:`GENERATION_PARAMS` — the generation parameters with a meaning in the core; an
@@ -42,7 +45,12 @@ Example:
 from __future__ import annotations
 
 from workersai._chat import GENERATION_PARAMS
-from workersai._config import account_id_from_env, api_token_from_env
+from workersai._config import (
+    CONNECTION_SETTINGS,
+    account_id_from_env,
+    api_token_from_env,
+    per_call_options,
+)
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
     EmbedKind,
@@ -58,6 +66,7 @@ from workersai._tools import normalize_tool_choice
 from workersai.batch import BatchWaitOptions
 
 __all__ = [
+    "CONNECTION_SETTINGS",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RERANK_MODEL",
     "GENERATION_PARAMS",
@@ -71,5 +80,6 @@ __all__ = [
     "image_data_uri",
     "mime_for_path",
     "normalize_tool_choice",
+    "per_call_options",
     "progress_bar",
 ]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "ModelInfo",
     "ModelPrice",
     "ParamRange",
+    "Retirement",
     "get_catalog",
     "get_model_info",
     "resolve_model",
@@ -39,6 +41,8 @@ __all__ = [
     "suggest_models",
     "task_name",
 ]
+
+logger = logging.getLogger(__name__)
 
 _URL_BREAKING = re.compile(r"[\s?#%\\]")
 
@@ -159,6 +163,47 @@ def _as_number(value: Any) -> float | None:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    """When a model was retired and what to use instead.
+
+    Workers AI answers a retired model with error 5028 ("This model was deprecated on
+    2026-05-30. Please use an alternative model"); Cloudflare names a successor only for some
+    (Kimi K2.5 → K2.6), the others are our choice of the closest current model.
+    """
+
+    on: date
+    replacement: str | None = None
+    #: Why this replacement (or what Cloudflare said), for the error's hint.
+    note: str = ""
+
+
+def _retirement(item: Mapping[str, Any], props: Mapping[str, Any]) -> Retirement | None:
+    """The bundled ``retired`` record, else a ``planned_deprecation_date`` that has passed
+    (what a live ``/ai/models/search?include_deprecated=true`` listing publishes)."""
+    raw = item.get("retired")
+    if isinstance(raw, Mapping):
+        on = _as_date(raw.get("on"))
+        if on is not None:
+            replacement = raw.get("replacement")
+            return Retirement(
+                on,
+                replacement if isinstance(replacement, str) and replacement else None,
+                str(raw.get("note") or ""),
+            )
+    planned = _as_date(props.get("planned_deprecation_date"))
+    if planned is not None and planned <= datetime.now(timezone.utc).date():
+        return Retirement(planned)
+    return None
+
+
+def _as_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _accepts_images(task: str, model_id: str, derived: Mapping[str, Any]) -> bool:
     if not derived.get("vision"):
         return False
@@ -174,7 +219,8 @@ class ModelInfo:
     """What the catalog knows about one model.
 
     ``accepts`` lists the input fields of the model's schema; ``params`` the documented
-    numeric ranges, used to validate input before any request.
+    numeric ranges, used to validate input before any request; ``retired`` says when the
+    model was retired and what replaces it (``None`` for a current model).
     """
 
     id: str
@@ -201,6 +247,7 @@ class ModelInfo:
     params: Mapping[str, ParamRange] = field(default_factory=dict)
     string_limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)
+    retired: Retirement | None = None
 
     @property
     def short_name(self) -> str:
@@ -297,6 +344,7 @@ class ModelInfo:
             params=MappingProxyType(params),
             string_limits=MappingProxyType(string_limits),
             properties=MappingProxyType(props),
+            retired=_retirement(item, props),
         )
 
 
@@ -319,12 +367,14 @@ class ModelCatalog:
     def __contains__(self, model: object) -> bool:
         return isinstance(model, str) and self.get(model) is not None
 
-    def all(self) -> list[ModelInfo]:
-        return sorted(self._models.values(), key=lambda m: m.id)
+    def all(self, *, include_retired: bool = False) -> list[ModelInfo]:
+        """Every model, by id; retired models only when asked for."""
+        models = sorted(self._models.values(), key=lambda m: m.id)
+        return models if include_retired else [m for m in models if m.retired is None]
 
-    def by_task(self, task: str) -> list[ModelInfo]:
+    def by_task(self, task: str, *, include_retired: bool = False) -> list[ModelInfo]:
         wanted = task_name(task).lower()
-        return [m for m in self.all() if m.task.lower() == wanted]
+        return [m for m in self.all(include_retired=include_retired) if m.task.lower() == wanted]
 
     def get(self, model: str) -> ModelInfo | None:
         """Info for a full id or a short name; ``None`` when unknown."""
@@ -376,13 +426,36 @@ class ModelCatalog:
         )
 
     def suggest(self, model: str, n: int = 3) -> list[str]:
-        """Known ids closest to ``model`` (by short name), best first."""
+        """Known current ids closest to ``model`` (by short name), best first.
+
+        A retired model is never suggested: when it is the closest match, its replacement
+        is (``llama-3.1-70b`` → ``@cf/meta/llama-3.3-70b-instruct-fp8-fast``).
+        """
         short = model.strip().rsplit("/", 1)[-1].lower()
-        by_short: dict[str, str] = {}
-        for info in self._models.values():
-            by_short.setdefault(info.short_name.lower(), info.id)
-        matches = difflib.get_close_matches(short, list(by_short), n=n, cutoff=0.6)
-        return [by_short[m] for m in matches if by_short[m] != model]
+        by_short: dict[str, ModelInfo] = {}
+        for info in sorted(self._models.values(), key=_preference):
+            by_short.setdefault(info.short_name.lower(), info)
+        matches = difflib.get_close_matches(short, list(by_short), n=len(by_short), cutoff=0.6)
+        found: list[str] = []
+        for match in matches:
+            info = by_short[match]
+            current = self.current(info.id)
+            if current is not None and current != model and current not in found:
+                found.append(current)
+        return found[:n]
+
+    def current(self, model: str) -> str | None:
+        """``model``'s id if it is current, its replacement's if it was retired (following
+        replacements that were retired in turn), ``None`` if it was retired without one."""
+        info = self.get(model)
+        seen: set[str] = set()
+        while info is not None and info.retired is not None and info.id not in seen:
+            seen.add(info.id)
+            replacement = info.retired.replacement
+            if replacement is None:
+                return None
+            info = self.get(replacement) or ModelInfo(id=replacement, task="")
+        return info.id if info is not None else model
 
     def update(self, models: Iterable[ModelInfo]) -> None:
         """Add or replace entries with live data (``list_models``); each becomes live as of now.
@@ -414,16 +487,19 @@ class ModelCatalog:
     def _resolve_short(self, name: str) -> str | None:
         index = self._short_index
         if index is None:
-            # "@cf/" ids first so a short name shared with an "@hf/" model means the @cf one.
+            # Current models first, then "@cf/" ids, so a short name shared by a retired and a
+            # current model, or by an "@hf/" and an "@cf/" model, means the second one.
             index = {}
-            for info in sorted(
-                self._models.values(), key=lambda m: (not m.id.startswith("@cf/"), m.id)
-            ):
+            for info in sorted(self._models.values(), key=_preference):
                 index.setdefault(info.short_name.lower(), info.id)
                 if info.author:
                     index.setdefault(f"{info.author}/{info.short_name}".lower(), info.id)
             self._short_index = index
         return index.get(name.lower())
+
+
+def _preference(info: ModelInfo) -> tuple[bool, bool, str]:
+    return (info.retired is not None, not info.id.startswith("@cf/"), info.id)
 
 
 def _merge_live(old: ModelInfo, new: ModelInfo) -> ModelInfo:
@@ -448,6 +524,8 @@ def _merge_live(old: ModelInfo, new: ModelInfo) -> ModelInfo:
         price=new.price,
         terms=new.terms,
         properties=new.properties,
+        # A live listing shows only a planned date; the bundled record also knows the successor.
+        retired=old.retired or new.retired,
     )
 
 
@@ -480,8 +558,26 @@ def get_model_info(model: str) -> ModelInfo | None:
     return get_catalog().get(model)
 
 
+@functools.cache
+def warn_if_retired(model: str) -> None:
+    """Log a warning (once per model) when ``model`` is retired.
+
+    The request is still sent: Cloudflare aliases some retired ids (Kimi K2.5 → K2.6) and
+    the REST answer for the others is not documented; when it is an error it arrives as
+    :class:`~workersai.errors.ModelRetiredError` naming the replacement (wire reference §10.4).
+    """
+    info = get_model_info(model)
+    retired = info.retired if info is not None else None
+    if info is None or retired is None:
+        return
+    instead = f"; use {retired.replacement} instead" if retired.replacement else ""
+    logger.warning(
+        "%s was retired on %s%s. %s", info.id, retired.on.isoformat(), instead, retired.note
+    )
+
+
 def suggest_models(model: str, n: int = 3) -> list[str]:
-    """Known model ids closest to ``model``."""
+    """Known current model ids closest to ``model`` (never a retired one)."""
     return get_catalog().suggest(model, n)
 
 

@@ -58,6 +58,7 @@ class Usage:
     ``neurons`` is Workers AI's billing unit, present on some responses. Streams report
     usage repeatedly (and sometimes an all-zero trailer, wire reference §4): the core merges
     those reports with :meth:`merge` (field-wise maximum), never by summing.
+    ``total_tokens`` is never below ``prompt_tokens + completion_tokens`` (§10.8).
     """
 
     prompt_tokens: int = 0
@@ -74,7 +75,8 @@ class Usage:
             return None
         prompt = _int(raw.get("prompt_tokens", raw.get("input_tokens"))) or 0
         completion = _int(raw.get("completion_tokens", raw.get("output_tokens"))) or 0
-        total = _int(raw.get("total_tokens")) or (prompt + completion)
+        # A report can count only one side: 39/0/39 then 0/1/1 (§10.8).
+        total = max(_int(raw.get("total_tokens")) or 0, prompt + completion)
         prompt_details = raw.get("prompt_tokens_details") or raw.get("input_tokens_details")
         completion_details = raw.get("completion_tokens_details") or raw.get(
             "output_tokens_details"
@@ -98,13 +100,23 @@ class Usage:
         return cls(prompt, completion, total, cached, reasoning, neurons)
 
     def merge(self, other: Usage | None) -> Usage:
-        """Field-wise maximum of two reports of the same request's usage."""
+        """Two reports of the same request's usage as one.
+
+        The stream formats of the wire reference report *running totals* — usage on every
+        chunk, growing (§3.3), the same usage twice, then an all-zero trailer (§4) — so each
+        count is the maximum of the reports, never their sum. A report may also count one
+        side only (``39/0/39`` for the prompt, then ``0/1/1`` for the answer, §10.8): the
+        maxima are ``39`` and ``1``, and the total is never below their sum (``40``, not
+        ``39``).
+        """
         if other is None:
             return self
+        prompt = max(self.prompt_tokens, other.prompt_tokens)
+        completion = max(self.completion_tokens, other.completion_tokens)
         return Usage(
-            max(self.prompt_tokens, other.prompt_tokens),
-            max(self.completion_tokens, other.completion_tokens),
-            max(self.total_tokens, other.total_tokens),
+            prompt,
+            completion,
+            max(self.total_tokens, other.total_tokens, prompt + completion),
             _max(self.cached_tokens, other.cached_tokens),
             _max(self.reasoning_tokens, other.reasoning_tokens),
             _max(self.neurons, other.neurons),

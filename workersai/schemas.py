@@ -6,7 +6,8 @@ payload itself is sent unchanged: validation never rewrites values, and fields t
 does not know pass through (new models add parameters faster than any client).
 
 Where the catalog knows a model's own ranges (``top_p`` is 0–2 on older Llamas but
-0.001–1 on Llama 3.3), those are checked as well.
+0.001–1 on Llama 3.3) or values (``reasoning_effort``: see :func:`reasoning_efforts`), those
+are checked as well.
 
 Example:
     >>> validate_input("@cf/meta/llama-3.3-70b-instruct-fp8-fast",
@@ -37,10 +38,21 @@ __all__ = [
     "TextToImageInput",
     "TextToSpeechInput",
     "TranslationInput",
+    "reasoning_efforts",
     "validate_input",
 ]
 
 DEFAULT_MAX_EMBEDDING_BATCH = 100
+
+# Every reasoning_effort value a Workers AI model publishes; which ones a model takes is
+# :func:`reasoning_efforts`.
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+# The OpenAI-compatible schema's values (§1.3), for models that publish nothing else.
+_DEFAULT_EFFORTS = frozenset({"low", "medium", "high"})
+# What the recent models' servers accept although their schema page lists no enum: sglang
+# validates "'none', 'low', 'medium', 'high' or 'max'" (decolua/9router#2665, kimi-k2.7-code);
+# gemma-4 documents high/none (cloudflare-docs PR #33541). Wire reference §10.9.
+_OPEN_EFFORTS = frozenset({"none", "low", "medium", "high", "max"})
 
 
 class _Input(BaseModel):
@@ -77,7 +89,7 @@ class TextGenerationInput(_Input):
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
-    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
     chat_template_kwargs: dict[str, Any] | None = None
     stop: str | list[str] | None = None
 
@@ -144,7 +156,9 @@ class TranslationInput(_Input):
 
 
 class SummarizationInput(_Input):
-    """``@cf/facebook/bart-large-cnn``."""
+    """``summarize()``: the text and the summary's length in tokens (the retired
+    ``@cf/facebook/bart-large-cnn`` took these fields; a chat model gets them as a prompt and
+    ``max_tokens``)."""
 
     input_text: str = Field(min_length=1)
     max_length: int | None = Field(default=None, ge=1)
@@ -279,6 +293,25 @@ def _bounds_text(low: float | None, high: float | None) -> str:
     return f"at most {high}" if high is not None else f"at least {low}"
 
 
+def reasoning_efforts(info: ModelInfo) -> frozenset[str]:
+    """The ``reasoning_effort`` values ``info``'s model takes.
+
+    Its published ``reasoning_effort`` property when there is one (gpt-oss: low/medium/high;
+    glm-5.3-flash: max/high/low, plus the values it normalises to max); ``none``…``max`` for
+    the other models whose schema has ``reasoning_effort`` (kimi, gemma-4, glm, qwen3.8);
+    low/medium/high otherwise.
+    """
+    spec = info.properties.get("reasoning_effort")
+    supported = spec.get("supported_efforts") if isinstance(spec, Mapping) else None
+    if isinstance(supported, list):
+        values = {e for e in supported if isinstance(e, str)}
+        aliases = spec.get("normalizes_to") if isinstance(spec, Mapping) else None
+        if isinstance(aliases, Mapping):
+            values |= {k for k in aliases if isinstance(k, str) and k != "null"}
+        return frozenset(values)
+    return _OPEN_EFFORTS if "reasoning_effort" in info.accepts else _DEFAULT_EFFORTS
+
+
 def validate_input(
     model: str | ModelInfo | None,
     payload: Mapping[str, Any],
@@ -307,6 +340,15 @@ def validate_input(
             raise InvalidInputError(f"Invalid input{where}: {message}", field=field) from None
     if info is None:
         return
+    effort = payload.get("reasoning_effort")
+    if isinstance(effort, str) and chosen is TextGenerationInput:
+        allowed = reasoning_efforts(info)
+        if effort not in allowed:
+            raise InvalidInputError(
+                f"reasoning_effort={effort!r} is not accepted by {info.id}: use one of "
+                + ", ".join(sorted(allowed)),
+                field="reasoning_effort",
+            )
     for name, spec in info.params.items():
         value = payload.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -6,7 +6,7 @@ result). The client methods (``client.translate(...)``, ``client.generate_image(
 are one line each over that table; the sync and async clients share it.
 
 - ``translate`` (``@cf/meta/m2m100-1.2b``) → ``str``
-- ``summarize`` (``@cf/facebook/bart-large-cnn``) → ``str``
+- ``summarize`` (a chat model, ``@cf/meta/llama-3.3-70b-instruct-fp8-fast``) → ``str``
 - ``classify_text`` (``@cf/huggingface/distilbert-sst-2-int8``) → ``list[Label]``
 - ``classify_image`` (``@cf/microsoft/resnet-50``) → ``list[Label]``
 - ``describe_image`` (``@cf/llava-hf/llava-1.5-7b-hf``) → ``str``
@@ -35,12 +35,24 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import httpx
 
+from workersai._chat import parse_chat_response
 from workersai._media import Multipart, sniff_mime
 from workersai.audio import AudioResult, Transcript, coerce_audio
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult, build_image_request, coerce_image
-from workersai.models import ModelInfo, get_model_info, resolve_model
-from workersai.schemas import ImageToTextInput, SpeechRecognitionInput, validate_input
+from workersai.models import (
+    DEFAULT_CHAT_MODEL,
+    ModelInfo,
+    get_model_info,
+    resolve_model,
+    warn_if_retired,
+)
+from workersai.schemas import (
+    ImageToTextInput,
+    SpeechRecognitionInput,
+    SummarizationInput,
+    validate_input,
+)
 from workersai.usage import run_cost
 
 __all__ = [
@@ -55,7 +67,9 @@ __all__ = [
 ]
 
 TRANSLATION_MODEL = "@cf/meta/m2m100-1.2b"
-SUMMARIZATION_MODEL = "@cf/facebook/bart-large-cnn"
+# Workers AI retired its only summarization model, bart-large-cnn, on 2026-05-30 without a
+# successor (wire reference §10.4): summaries come from a chat model.
+SUMMARIZATION_MODEL = DEFAULT_CHAT_MODEL
 TEXT_CLASSIFICATION_MODEL = "@cf/huggingface/distilbert-sst-2-int8"
 IMAGE_CLASSIFICATION_MODEL = "@cf/microsoft/resnet-50"
 IMAGE_TO_TEXT_MODEL = "@cf/llava-hf/llava-1.5-7b-hf"
@@ -124,6 +138,8 @@ class Task(Generic[R]):
     default_model: str
     build: Callable[[str, ModelInfo | None, dict[str, Any]], TaskCall]
     parse: Callable[[Any, str], R]
+    #: Other tasks whose models also do this one (summaries from Text Generation models).
+    also: tuple[str, ...] = ()
 
     def prepare(self, model: str | None, args: Mapping[str, Any]) -> TaskCall:
         """Resolve the model, check it does this task, and build the request.
@@ -133,11 +149,15 @@ class Task(Generic[R]):
         """
         model_id = resolve_model(model or self.default_model)
         info = get_model_info(model_id)
-        if info is not None and info.task and info.task.lower() != self.task.lower():
+        if info is not None and info.retired is not None:
+            warn_if_retired(model_id)
+        tasks = {t.lower() for t in (self.task, *self.also)}
+        if info is not None and info.task and info.task.lower() not in tasks:
             raise InvalidInputError(
                 f"{model_id} is a {info.task} model, not {self.task}",
                 field="model",
-                hint=f"Use a {self.task} model such as {self.default_model}.",
+                hint=f"Use a {' or '.join((self.task, *self.also))} model such as "
+                f"{self.default_model}.",
             )
         return self.build(model_id, info, {k: v for k, v in args.items() if v is not None})
 
@@ -171,6 +191,27 @@ def _reject_unknown(
 
 def _json_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
     return TaskCall(model, args)
+
+
+_SUMMARY_PROMPT = (
+    "Summarize the text the user sends in a few sentences. Answer with the summary only, in "
+    "the language of the text."
+)
+
+
+def _summarization_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
+    validate_input(info or model, args, schema=SummarizationInput)
+    if info is not None and info.task.lower() == "summarization":
+        return TaskCall(model, args)  # a summarization model's own input (bart-large-cnn's)
+    body: dict[str, Any] = {
+        "messages": [
+            {"role": "system", "content": _SUMMARY_PROMPT},
+            {"role": "user", "content": args["input_text"]},
+        ]
+    }
+    if args.get("max_length") is not None:
+        body["max_tokens"] = args["max_length"]
+    return TaskCall(model, body)
 
 
 def _image_body(model: str, info: ModelInfo | None, args: dict[str, Any]) -> TaskCall:
@@ -234,6 +275,15 @@ def _text_field(name: str) -> Callable[[Any, str], str]:
     return parse
 
 
+def _summary(output: Any, model: str) -> str:
+    if isinstance(output, Mapping) and isinstance(output.get("summary"), str):
+        return str(output["summary"]).strip()
+    text = parse_chat_response(output).text.strip()
+    if not text:
+        raise _unexpected(model, output, "a summary")
+    return text
+
+
 def _items(output: Any) -> list[Mapping[str, Any]]:
     if isinstance(output, Mapping):  # tolerate {"response": [...]} / {"result": [...]}
         output = output.get("response", output.get("result"))
@@ -278,7 +328,9 @@ TASKS: dict[str, Task[Any]] = {
     "translation": Task(
         "Translation", TRANSLATION_MODEL, _json_body, _text_field("translated_text")
     ),
-    "summarization": Task("Summarization", SUMMARIZATION_MODEL, _json_body, _text_field("summary")),
+    "summarization": Task(
+        "Summarization", SUMMARIZATION_MODEL, _summarization_body, _summary, ("Text Generation",)
+    ),
     "text-classification": Task(
         "Text Classification", TEXT_CLASSIFICATION_MODEL, _json_body, _labels
     ),
@@ -407,7 +459,11 @@ class TaskMethods:
         model: str = SUMMARIZATION_MODEL,
         timeout: Timeout = None,
     ) -> str:
-        """Summarize ``text`` (``max_length`` in tokens; bart-large-cnn's default is 1024)."""
+        """Summarize ``text`` with a chat model; ``max_length`` caps the summary, in tokens.
+
+        Workers AI retired its summarization model (bart-large-cnn) on 2026-05-30, so the
+        default is a chat model asked for a summary; any Text Generation model works.
+        """
         args = {"input_text": text, "max_length": max_length}
         result: str = _call(self, "summarization", model, timeout, args)
         return result

@@ -11,7 +11,7 @@ Point a client at it with ``base_url`` and script what it answers, faults includ
         server.enqueue(Reply.result({"response": "Hello!", "usage": {"prompt_tokens": 3,
                                      "completion_tokens": 2, "total_tokens": 5}}))
         client = WorkersAI("acct", "token", base_url=server.base_url)
-        assert client.chat("@cf/meta/llama-3.1-8b-instruct", [{"role": "user",
+        assert client.chat("@cf/meta/llama-3.3-70b-instruct-fp8-fast", [{"role": "user",
                            "content": "hi"}]).text == "Hello!"
         assert len(server.requests) == 2          # one 429, one success
 

@@ -8,6 +8,7 @@ nothing ever prints a traceback.
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import json
@@ -153,8 +154,12 @@ def test_missing_credentials_name_the_variables(
 ) -> None:
     monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
     assert main(["chat", "hi"]) == 1
-    err = capsys.readouterr().err
-    assert "CLOUDFLARE_API_TOKEN" in err and "CF_AI_API_TOKEN" in err
+    error, hint = capsys.readouterr().err.strip().splitlines()
+    assert "CLOUDFLARE_API_TOKEN" in error and "CF_AI_API_TOKEN" in error
+    # ... and where a newcomer without credentials can see it all work
+    assert hint.endswith(
+        "To try the package first, `workersai demo` runs offline, without credentials."
+    )
     assert server.requests == []
 
 
@@ -174,6 +179,72 @@ def test_empty_prompt_is_refused_before_any_request(
     assert main(["chat", "  "]) == 1
     assert "prompt is empty" in capsys.readouterr().err
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["chat", "hi", "--temperature", "9"],
+            "argument --temperature: must be from 0 to 5, not 9",
+        ),
+        (["chat", "hi", "--temperature", "nan"], "argument --temperature: must be a finite number"),
+        # the catalog's range for this model is 0-2: checked for the model given
+        (
+            ["chat", "hi", "-m", "@cf/moonshotai/kimi-k2.5", "--temperature", "3"],
+            "argument --temperature: @cf/moonshotai/kimi-k2.5 takes 0 to 2, not 3",
+        ),
+        (["chat", "hi", "--timeout", "-1"], "argument --timeout: must be more than 0 seconds"),
+        (["chat", "hi", "--timeout", "inf"], "argument --timeout: must be a finite number"),
+        (["doctor", "--timeout", "0"], "argument --timeout: must be more than 0 seconds, not 0"),
+        (["chat", "hi", "--max-tokens", "0"], "argument --max-tokens: must be at least 1, not 0"),
+        (["chat", "hi", "--max-retries", "-1"], "argument --max-retries: must be at least 0"),
+        (["embed", "f.txt", "--max-concurrency", "0"], "argument --max-concurrency: must be at"),
+        (["embed", "f.txt", "--batch-size", "0"], "argument --batch-size: must be at least 1"),
+        (["image", "a fox", "-o", "x.png", "--steps", "9"], "argument --steps: steps=9 is out"),
+        (["image", "a fox", "-o", "x.png", "--seed", "-1"], "argument --seed: must be at least 0"),
+        (
+            ["image", "a fox", "-o", "x.png", "-m", "llama-3.1-8b-instruct"],
+            "argument --model: @cf/meta/llama-3.1-8b-instruct is a Text Generation model, not "
+            "Text-to-Image. Use an image model such as @cf/black-forest-labs/flux-1-schnell.",
+        ),
+        (
+            ["image", "a fox", "-o", "x.png", "-m", "stable-diffusion-xl-base-1.0", "--width", "9"],
+            "argument --width: width=9 is out of range for "
+            "@cf/stabilityai/stable-diffusion-xl-base-1.0: allowed 256 to 2048",
+        ),
+    ],
+)
+def test_values_out_of_range_are_usage_errors_with_the_range(
+    server: WorkersAIServer, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("usage: workersai ")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["chat", "hi", "--no-stream", "--temperature", "0", "--timeout", "0.5"],
+        ["chat", "hi", "--no-stream", "--temperature", "5", "--max-retries", "0"],
+        ["image", "a fox", "-o", "{out}", "-m", "stable-diffusion-xl-base-1.0", "--seed", "0"],
+    ],
+)
+def test_values_at_the_edges_of_their_range_are_accepted(
+    server: WorkersAIServer, tmp_path: Path, argv: list[str]
+) -> None:
+    server.enqueue(
+        Reply.result({"response": "Hi."})
+        if argv[0] == "chat"
+        else Reply.binary((FIXTURES / "photo.png").read_bytes(), "image/png")
+    )
+    assert main([a.format(out=tmp_path / "x.png") for a in argv]) == 0
+    assert len(server.requests) == 1
 
 
 # -- embed --------------------------------------------------------------------------------
@@ -239,6 +310,30 @@ def test_image_from_flux_is_saved_as_the_suffix_says(
     assert "converted to PNG" in capsys.readouterr().err
 
 
+def test_image_without_pillow_keeps_the_paid_picture(
+    server: WorkersAIServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The README's line on a bare install: flux answers JPEG, the file name asks for PNG and
+    # Pillow is not there to convert. The picture is saved as JPEG next to it, in one line.
+    for name in {"PIL", "PIL.Image", *(n for n in sys.modules if n.startswith("PIL."))}:
+        monkeypatch.setitem(sys.modules, name, None)  # `import PIL` fails
+    jpeg = (FIXTURES / "photo.jpg").read_bytes()
+    server.enqueue(Reply.result({"image": base64.b64encode(jpeg).decode()}))
+    asked = tmp_path / "lighthouse.png"
+    assert main(["image", "a lighthouse at dusk", "--out", str(asked)]) == 0
+    assert (tmp_path / "lighthouse.jpg").read_bytes() == jpeg
+    assert not asked.exists()
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"saved {tmp_path / 'lighthouse.jpg'}: 64x64 JPEG image")
+    assert line.endswith(f"— not {asked}: converting JPEG to PNG needs Pillow (pip install pillow)")
+    assert len(server.requests) == 1
+
+
 def test_image_from_sdxl_binary_png(server: WorkersAIServer, tmp_path: Path) -> None:
     png = (FIXTURES / "photo.png").read_bytes()
     server.enqueue(Reply.binary(png, "image/png"))  # raw PNG bytes, no envelope (§8.1)
@@ -257,9 +352,12 @@ def test_image_from_sdxl_binary_png(server: WorkersAIServer, tmp_path: Path) -> 
 def test_image_parameter_the_model_does_not_take(
     server: WorkersAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["image", "a fox", "-o", str(tmp_path / "x.png"), "--width", "512"]) == 1
+    # A bad argument for the chosen model: a usage error (exit 2), before the paid request.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["image", "a fox", "-o", str(tmp_path / "x.png"), "--width", "512"])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "flux-1-schnell" in err and "width" in err
+    assert "argument --width: @cf/black-forest-labs/flux-1-schnell does not accept width" in err
     assert server.requests == []
 
 
@@ -407,7 +505,8 @@ def test_doctor_wrong_model_id(server: WorkersAIServer, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     chat_line = next(line for line in out.splitlines() if "FAIL  chat" in line)
     fix = out.splitlines()[out.splitlines().index(chat_line) + 1]
-    assert "model id is wrong" in fix and "@cf/meta/llama-3.1-70b-instruct" in fix
+    # the closest id, llama-3.1-70b-instruct, is retired: its replacement is suggested
+    assert "model id is wrong" in fix and "@cf/meta/llama-3.3-70b-instruct-fp8-fast" in fix
     assert "1 check failed" in out
 
 
@@ -433,6 +532,7 @@ def test_doctor_credentials_from_a_file_and_missing(
     out = capsys.readouterr().out
     assert f"API token: 16 characters from CLOUDFLARE_API_TOKEN_FILE ({token_file})" in out
     assert "FAIL  account id: not set" in out
+    assert "doctor: to try the package first, `workersai demo` runs offline" in out
     assert "secret-from-file" not in out
     assert server.requests == []  # nothing is sent without both credentials
 
@@ -457,3 +557,21 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: workersai {command}" in capsys.readouterr().out
+
+
+def test_the_demo_shares_the_output_helpers_without_an_import_cycle() -> None:
+    # cli/__init__ runs the demo; the demo and the commands print through cli/_output. Neither
+    # the demo nor _output imports the cli package itself, anywhere (no deferred import either).
+    cli = Path(__file__).parents[2] / "workersai" / "cli"
+    for module in ("demo.py", "_output.py"):
+        tree = ast.parse((cli / module).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert "workersai.cli" not in imported, module
+        if module == "_output.py":
+            assert "workersai.cli.demo" not in imported

@@ -5,9 +5,12 @@ Answers follow the documented wire formats (reference §7, §8 and the catalog's
 schemas): flux-1-schnell, lucid-origin and FLUX.2 answer ``{"image": base64}`` in the
 envelope, the Stable Diffusion family raw PNG bytes, phoenix-1.0 raw JPEG bytes; Whisper
 answers ``{text, word_count, words, vtt}``, turbo adds ``segments``/``transcription_info``,
-nova-3 answers in Deepgram's shape. The pictures are real images drawn with Pillow from the
-prompt (and from the input image for img2img, inpainting and FLUX.2 references), so a test
-can decode and inspect them. These are composed answers, not live recordings.
+nova-3 answers in Deepgram's shape. The pictures are real images drawn with Pillow that
+follow the prompt — its sky (dusk, night, flat poster colours), a lighthouse (on rocks), a
+sailboat, a sun, a storm's clouds, rain and lightning, a watercolour's softness — and the
+input image for img2img (a "stormy night" turns the input dark and stormy), inpainting and
+FLUX.2 references, so a test can decode and inspect them and notebook 03 shows what each call
+does. These are composed answers, not live recordings.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 
 from tests.compose import scenario
 from workersai.testing import RecordedRequest, Reply
@@ -68,42 +71,198 @@ def _palette(prompt: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     return top, bottom
 
 
+Colour = tuple[int, int, int]
+_NIGHT = ("night", "storm", "dark")
+
+
+def _has(prompt: str, *words: str) -> bool:
+    return any(word in prompt for word in words)
+
+
+def _gradient(
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], top: Colour, bottom: Colour
+) -> None:
+    left, upper, right, lower = box
+    for y in range(upper, lower):
+        t = (y - upper) / max(lower - upper - 1, 1)
+        draw.line(
+            [(left, y), (right, y)],
+            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+        )
+
+
+def _sky(draw: ImageDraw.ImageDraw, prompt: str, width: int, horizon: int) -> None:
+    if _has(prompt, "flat colour", "flat color", "poster"):
+        # flat bands, as a screen-printed poster would have them
+        bands = ((250, 200, 120), (245, 160, 90), (225, 110, 80))
+        for i, colour in enumerate(bands):
+            draw.rectangle((0, horizon * i // 3, width, horizon * (i + 1) // 3), fill=colour)
+    elif _has(prompt, *_NIGHT):
+        _gradient(draw, (0, 0, width, horizon), (10, 12, 30), (45, 50, 75))
+    elif _has(prompt, "dusk", "sunset", "warm"):
+        _gradient(draw, (0, 0, width, horizon), (60, 70, 170), (250, 150, 90))
+    else:
+        _gradient(draw, (0, 0, width, horizon), *_palette(prompt))
+
+
+def _sun(draw: ImageDraw.ImageDraw, width: int, height: int, horizon: int) -> None:
+    r = min(width, height) // 9
+    cx = width * 2 // 3
+    draw.ellipse((cx - r, horizon - r * 3 // 2, cx + r, horizon + r // 2), fill=(255, 170, 70))
+    for i in range(4):  # its reflection on the water
+        y = horizon + (i + 1) * (height - horizon) // 6
+        half = r * (4 - i) // 4
+        draw.line(
+            [(cx - half, y), (cx + half, y)], fill=(240, 150, 80), width=max(height // 100, 2)
+        )
+
+
+def _rocks(draw: ImageDraw.ImageDraw, cx: int, base: int, size: int) -> None:
+    for dx, w, h in (
+        (-size * 2, size * 2, size),
+        (-size // 2, size * 3, size * 3 // 2),
+        (size * 2, size * 2, size),
+    ):
+        draw.polygon(
+            [
+                (cx + dx - w // 2, base + size // 2),
+                (cx + dx, base - h // 2),
+                (cx + dx + w // 2, base + size // 2),
+            ],
+            fill=(70, 60, 55),
+        )
+
+
+def _lighthouse(
+    draw: ImageDraw.ImageDraw, width: int, height: int, horizon: int, rocky: bool
+) -> None:
+    cx, base = width // 3, horizon + height // 20
+    w, h = width // 14, height // 2
+    if rocky:
+        _rocks(draw, cx, base, max(w, 4))
+    draw.polygon(
+        [(cx - w, base), (cx + w, base), (cx + w // 2, base - h), (cx - w // 2, base - h)],
+        fill=(235, 235, 230),
+    )
+    for i in range(1, 4):
+        y = base - h * i // 4
+        draw.rectangle((cx - w, y - h // 16, cx + w, y), fill=(200, 40, 40))
+    draw.rectangle((cx - w // 2, base - h - h // 8, cx + w // 2, base - h), fill=(40, 40, 40))
+    draw.ellipse(
+        (cx - w // 3, base - h - h // 9, cx + w // 3, base - h - h // 40), fill=(255, 230, 90)
+    )
+    draw.polygon(
+        [(cx, base - h - h // 16), (width, base - h - h // 4), (width, base - h + h // 8)],
+        fill=(255, 240, 160),
+    )
+
+
+def _sailboat(draw: ImageDraw.ImageDraw, width: int, height: int, horizon: int) -> None:
+    cx = width * 2 // 5
+    size = min(width, height) // 3
+    waterline = horizon + (height - horizon) // 3
+    draw.polygon(  # the hull
+        [
+            (cx - size * 3 // 4, waterline - size // 6),
+            (cx + size * 3 // 4, waterline - size // 6),
+            (cx + size // 2, waterline + size // 10),
+            (cx - size // 2, waterline + size // 10),
+        ],
+        fill=(110, 60, 35),
+    )
+    mast_top = waterline - size * 3 // 2
+    draw.line(
+        [(cx, waterline - size // 6), (cx, mast_top)], fill=(60, 40, 30), width=max(size // 30, 2)
+    )
+    draw.polygon(  # mainsail and jib
+        [
+            (cx + size // 30, mast_top + size // 12),
+            (cx + size // 30, waterline - size // 4),
+            (cx + size * 2 // 3, waterline - size // 4),
+        ],
+        fill=(250, 250, 245),
+    )
+    draw.polygon(
+        [
+            (cx - size // 30, mast_top + size // 5),
+            (cx - size // 30, waterline - size // 4),
+            (cx - size // 2, waterline - size // 4),
+        ],
+        fill=(235, 235, 228),
+    )
+
+
+def _storm(image: Image.Image, amount: float) -> Image.Image:
+    """``image`` on a stormy night: darker and bluer, heavy clouds, rain and a lightning bolt;
+    ``amount`` (0-1) is how far it goes. Its lights (bright yellow pixels) keep shining."""
+    width, height = image.size
+    rgb = image.convert("RGB")
+    darker = ImageEnhance.Brightness(rgb).enhance(max(1 - 1.3 * amount, 0.15))
+    night = ImageChops.multiply(darker, Image.new("RGB", rgb.size, (150, 170, 255)))
+    overlay = Image.new("RGBA", rgb.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    alpha = int(140 + 110 * amount)
+    r = width // 5
+    for i in range(7):  # a heavy cloud bank at the top, another low over the sea
+        cx = width * i // 6
+        draw.ellipse(
+            (cx - r, -r // 2 + (i % 2) * r // 4, cx + r, r * 2 // 3 + (i % 3) * r // 5),
+            fill=(55, 58, 70, alpha),
+        )
+    horizon = height * 2 // 3
+    for i in range(4):
+        cx = width // 2 + width * i // 6
+        draw.ellipse(
+            (cx - r, horizon - r, cx + r, horizon + r // 4 - (i % 2) * r // 5),
+            fill=(45, 48, 60, alpha),
+        )
+    for i in range(0, width + height, max(width // 24, 4)):  # slanting rain
+        draw.line(
+            [(i, 0), (i - height // 3, height)],
+            fill=(190, 200, 220, int(60 * amount) + 20),
+            width=1,
+        )
+    stormy = Image.alpha_composite(night.convert("RGBA"), overlay).convert("RGB")
+    red, green, blue = (band.point(lambda v: 255 if v > 185 else 0) for band in rgb.split())
+    not_white = ImageChops.invert(blue)  # yellow light, not a white wall
+    stormy.paste(rgb, (0, 0), ImageChops.multiply(ImageChops.multiply(red, green), not_white))
+    x = width * 5 // 6
+    bolt = [
+        (x, height // 6),
+        (x - width // 16, height // 3),
+        (x + width // 40, height // 3),
+        (x - width // 12, height * 3 // 5),
+    ]
+    ImageDraw.Draw(stormy).line(bolt, fill=(255, 255, 225), width=max(width // 60, 2))
+    return stormy
+
+
 def _picture(prompt: str, width: int = 256, height: int = 256) -> Image.Image:
-    """A small scene for a prompt: a dusk gradient, the sea, and a lighthouse or a sun."""
-    top, bottom = _palette(prompt)
+    """A small drawing that follows the prompt: the sky it names (dusk, night, flat poster
+    colours), the sea, and what it asks for — a lighthouse (on rocks), a sailboat, a sun;
+    a storm adds clouds, rain and lightning; a watercolour is softened."""
+    text = prompt.lower()
     image = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(image)
     horizon = height * 2 // 3
-    for y in range(horizon):
-        t = y / max(horizon - 1, 1)
-        draw.line(
-            [(0, y), (width, y)],
-            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+    _sky(draw, text, width, horizon)
+    sea = (15, 30, 55) if _has(text, *_NIGHT) else (20, 50, 90)
+    draw.rectangle((0, horizon, width, height), fill=sea)
+    if _has(text, "sun", "dusk") and not _has(text, *_NIGHT):
+        _sun(draw, width, height, horizon)
+    if "lighthouse" in text:
+        _lighthouse(draw, width, height, horizon, rocky=_has(text, "rock", "cliff", "coast"))
+    if _has(text, "sailboat", "boat", "yacht"):
+        _sailboat(draw, width, height, horizon)
+    if _has(text, "storm"):
+        image = _storm(image, 0.6)
+    if _has(text, "flat colour", "flat color", "poster"):
+        frame = max(min(width, height) // 24, 2)
+        ImageDraw.Draw(image).rectangle(
+            (0, 0, width - 1, height - 1), outline=(250, 240, 215), width=frame
         )
-    draw.rectangle((0, horizon, width, height), fill=(20, 50, 90))
-    if "lighthouse" in prompt.lower():
-        cx, base = width // 3, horizon + height // 20
-        w, h = width // 14, height // 2
-        draw.polygon(
-            [(cx - w, base), (cx + w, base), (cx + w // 2, base - h), (cx - w // 2, base - h)],
-            fill=(235, 235, 230),
-        )
-        for i in range(1, 4):
-            y = base - h * i // 4
-            draw.rectangle((cx - w, y - h // 16, cx + w, y), fill=(200, 40, 40))
-        draw.rectangle((cx - w // 2, base - h - h // 8, cx + w // 2, base - h), fill=(40, 40, 40))
-        draw.ellipse(
-            (cx - w // 3, base - h - h // 9, cx + w // 3, base - h - h // 40), fill=(255, 230, 90)
-        )
-        draw.polygon(
-            [(cx, base - h - h // 16), (width, base - h - h // 4), (width, base - h + h // 8)],
-            fill=(255, 240, 160),
-        )
-    else:
-        r = min(width, height) // 8
-        draw.ellipse(
-            (width * 2 // 3 - r, horizon - 3 * r, width * 2 // 3 + r, horizon - r), fill=bottom
-        )
+    if _has(text, "watercolor", "watercolour"):
+        image = image.filter(ImageFilter.GaussianBlur(radius=max(width // 400, 1)))
     return image
 
 
@@ -151,9 +310,14 @@ def img2img(request: RecordedRequest) -> Reply | None:
     source = _image_from_uint8(body.get("image"))
     if source is None:
         return _bad_input("img2img needs 'image'")
-    strength = float(body.get("strength", 1))
-    painted = _picture(body["prompt"], *source.size)
-    result = Image.blend(source.convert("RGB"), painted, min(max(strength, 0.0), 1.0))
+    strength = min(max(float(body.get("strength", 1)), 0.0), 1.0)
+    prompt = body["prompt"].lower()
+    if _has(prompt, *_NIGHT):
+        # "the same lighthouse on a stormy night": the input, turned dark and stormy
+        result = _storm(source, strength)
+    else:
+        painted = _picture(body["prompt"], *source.size)
+        result = Image.blend(source.convert("RGB"), painted, strength)
     return Reply.binary(_png(result), "image/png")
 
 
@@ -357,14 +521,26 @@ def m2m100(request: RecordedRequest) -> Reply | None:
 
 
 @scenario
-def bart(request: RecordedRequest) -> Reply | None:
-    if request.model != "@cf/facebook/bart-large-cnn":
-        return None
+def summaries(request: RecordedRequest) -> Reply | None:
+    # summarize() asks a chat model (bart-large-cnn was retired on 2026-05-30, §10.4).
     body = request.json() or {}
-    if "input_text" not in body:
-        return _bad_input("required properties at '/' are 'input_text'")
+    messages = body.get("messages") or []
+    first = messages[0] if messages and isinstance(messages[0], dict) else {}
+    if first.get("role") != "system" or not str(first.get("content", "")).startswith(
+        "Summarize the text the user sends"
+    ):
+        return None
+    summary = "Workers AI runs machine learning models on Cloudflare's global network."
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages) + 12
     return Reply.result(
-        {"summary": "Workers AI runs machine learning models on Cloudflare's global network."}
+        {
+            "response": summary,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": 14,
+                "total_tokens": prompt_tokens + 14,
+            },
+        }
     )
 
 

@@ -35,11 +35,13 @@ def test_full_and_third_party_ids_pass_through_even_when_unknown() -> None:
 def test_unknown_bare_name_is_rejected_with_suggestions() -> None:
     with pytest.raises(InvalidInputError) as info:
         resolve_model("llama-3-70b-instruct")
-    assert info.value.hint is not None and "@cf/meta/llama-3.1-70b-instruct" in info.value.hint
+    # The closest id, llama-3.1-70b-instruct, was retired (§10.4): its replacement is offered.
+    assert info.value.hint is not None and LLAMA33 in info.value.hint
+    assert "@cf/meta/llama-3.1-70b-instruct" not in info.value.hint
 
 
 def test_suggestions_rank_the_closest_first() -> None:
-    assert suggest_models("@cf/meta/llama-3-70b-instruct")[0] == "@cf/meta/llama-3.1-70b-instruct"
+    assert suggest_models("@cf/meta/llama-3-70b-instruct")[0] == LLAMA33
     assert suggest_models("bge-base-en")[0] == "@cf/baai/bge-base-en-v1.5"
     assert suggest_models("completely-unrelated-xyz") == []
 

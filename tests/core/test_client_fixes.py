@@ -334,7 +334,8 @@ def test_a_job_without_a_total_is_recorded_with_each_items_usage(
         (envelope({"x": 1}), True),
         ({"result": {"x": 1}, "errors": [], "messages": []}, True),  # no "success"
         ({"success": True, "errors": []}, True),
-        ({"result": {"x": 1}}, False),  # one key alone can be a model's own output
+        ({"result": {"x": 1}}, True),  # a stripped envelope (litellm#29353, §10.1)
+        ({"result": 4, "steps": [1]}, False),  # result beside other keys: not an envelope
         ({"success": True}, False),
         ([1, 2], False),
         (b"\x89PNG", False),

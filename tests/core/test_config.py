@@ -16,6 +16,8 @@ from workersai import (
     WorkersAI,
     WorkersAIError,
 )
+from workersai.errors import InvalidInputError
+from workersai.integration import CONNECTION_SETTINGS, per_call_options
 from workersai.testing import Reply, WorkersAIServer
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
@@ -221,3 +223,40 @@ def test_session_affinity_and_reject_if_busy(server: WorkersAIServer) -> None:
 def test_invalid_max_retries() -> None:
     with pytest.raises(WorkersAIError, match="max_retries"):
         WorkersAI(max_retries=-1)
+
+
+# --------------------------------------------------------------------------------------
+# Per-call options: transport settings stay out of the body, connection settings refused
+# --------------------------------------------------------------------------------------
+
+
+def test_per_call_options_read_request_timeout_as_the_timeout() -> None:
+    options = {"temperature": 0.2, "request_timeout": 5, "extra_headers": {"x-a": "1"}}
+    assert per_call_options(options) == {
+        "temperature": 0.2,
+        "timeout": 5,
+        "extra_headers": {"x-a": "1"},
+    }
+    assert options["request_timeout"] == 5  # the caller's mapping is left alone
+    with pytest.raises(InvalidInputError, match="not both"):
+        per_call_options({"timeout": 1, "request_timeout": 2})
+
+
+@pytest.mark.parametrize("name", sorted(CONNECTION_SETTINGS))
+def test_a_connection_setting_given_to_one_chat_call_is_refused_before_any_request(
+    server: WorkersAIServer, name: str
+) -> None:
+    # Sent as model input, api_key would hand the token to the model (and its logs).
+    with WorkersAI("acct", "tok", base_url=server.base_url) as client:
+        with pytest.raises(InvalidInputError, match="connection setting") as raised:
+            client.chat(LLAMA, [{"role": "user", "content": "hi"}], **{name: "x"})
+    assert raised.value.field == name
+    assert server.requests == []
+
+
+def test_a_per_call_request_timeout_is_applied_and_never_sent(server: WorkersAIServer) -> None:
+    server.enqueue(Reply.result({"response": "hi"}))
+    with WorkersAI("acct", "tok", base_url=server.base_url) as client:
+        client.chat(LLAMA, [{"role": "user", "content": "hi"}], request_timeout=7)
+    (request,) = server.requests
+    assert "request_timeout" not in request.json() and "timeout" not in request.json()

@@ -187,7 +187,10 @@ def test_7003_hint_suggests_the_nearest_known_model() -> None:
         model="@cf/meta/llama-3-70b-instruct",
     )
     assert err.hint is not None
-    assert "@cf/meta/llama-3.1-70b-instruct" in err.hint.split("Did you mean:")[1]
+    # llama-3.1-70b-instruct is the closest id but retired (§10.4): its replacement comes first
+    suggested = err.hint.split("Did you mean:")[1]
+    assert "@cf/meta/llama-3.3-70b-instruct-fp8-fast" in suggested
+    assert "@cf/meta/llama-3.1-70b-instruct" not in suggested
 
 
 def test_several_errors_are_all_kept() -> None:

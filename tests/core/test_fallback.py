@@ -175,6 +175,13 @@ async def test_other_failures_never_fall_back(
     assert _models(server) == [LLAMA]
 
 
+@FLAVOURS
+async def test_a_retired_models_410_falls_back(server: WorkersAIServer, flavour: str) -> None:
+    server.enqueue(Reply.error(410, None, "Gone"), _answer("from qwen"))
+    client = _client(flavour, server, fallback_models=[QWEN])
+    assert (await _chat(client, LLAMA, USER)).model == QWEN
+
+
 def test_a_deprecation_answer_without_a_code_falls_back_but_a_5006_mentioning_it_does_not() -> None:
     retired = error_from_response(
         400,

@@ -356,6 +356,15 @@ CHAT_BODY = st.one_of(JSON, NATIVE, OPENAI, RESPONSES).flatmap(
 )
 
 
+def _assert_calls_are_of_bound_tools(result: Any, with_tools: bool) -> None:
+    # §10.5: a valid call names a bound tool (when tools were bound) and its arguments, if
+    # salvaged from text, fit the schema; "tool_calls" is never reported without a call.
+    if with_tools:
+        assert all(call.name in TOOL_SCHEMAS for call in result.tool_calls)
+    if result.finish_reason == "tool_calls":
+        assert result.tool_calls or result.invalid_tool_calls
+
+
 @FUZZ
 @given(body=CHAT_BODY, forced=FORCED, with_tools=st.booleans())
 def test_chat_answers_of_any_shape_normalise(body: Any, forced: Any, with_tools: bool) -> None:
@@ -367,6 +376,7 @@ def test_chat_answers_of_any_shape_normalise(body: Any, forced: Any, with_tools:
     assert all(call.is_valid for call in result.tool_calls)
     assert all(not call.is_valid for call in result.invalid_tool_calls)
     assert isinstance(result.finish_reason, str) and result.finish_reason
+    _assert_calls_are_of_bound_tools(result, with_tools)
     *content, final = chunks_from_result(result)
     assert final.is_final and not any(c.is_final for c in content)
 
@@ -400,6 +410,8 @@ def test_streams_of_any_events_assemble(events: list[str], forced: Any, with_too
     assert final.is_final and isinstance(final.finish_reason, str)
     result = assembler.result()
     assert result.text == "".join(streamed)  # nothing lost, nothing added
+    _assert_calls_are_of_bound_tools(result, with_tools)
+    assert final.finish_reason == result.finish_reason
     for call in result.tool_calls + result.invalid_tool_calls:
         assert isinstance(call.id, str) and call.id and isinstance(call.raw_arguments, str)
 
@@ -695,6 +707,77 @@ def test_usage_reports_parse_and_merge(raw: Any, other: Any) -> None:
         merged = first.merge(second)
         assert merged.total_tokens >= max(first.total_tokens, second.total_tokens)
         assert isinstance((first + second).prompt_tokens, int)
+        for usage in (first, second, merged):  # §10.8: never a total below its parts
+            assert usage.total_tokens >= usage.prompt_tokens + usage.completion_tokens
+
+
+@FUZZ
+@given(
+    reports=st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(0, 3 * 10**6)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_merged_stream_usage_is_the_largest_report_of_each_count(
+    reports: list[tuple[int, int, int]],
+) -> None:
+    merged: Usage | None = None
+    for p, c, t in reports:
+        usage = Usage.from_wire({"prompt_tokens": p, "completion_tokens": c, "total_tokens": t})
+        assert usage is not None
+        merged = usage if merged is None else merged.merge(usage)
+    assert merged is not None
+    assert merged.prompt_tokens == max(p for p, _, _ in reports)
+    assert merged.completion_tokens == max(c for _, c, _ in reports)
+    parts = merged.prompt_tokens + merged.completion_tokens
+    assert merged.total_tokens == max(*(t for _, _, t in reports), parts)
+
+
+@FUZZ
+@given(
+    value=st.one_of(JSON, st.lists(JSON, max_size=3)),
+    prose=st.sampled_from(["", "Sure: ", "commentary to=functions.add json"]),
+    forced=FORCED,
+)
+def test_salvaged_calls_only_call_bound_tools_with_fitting_arguments(
+    value: Any, prose: str, forced: Any
+) -> None:
+    # Issues 16/17: JSON text is a call only of a bound tool, with arguments its schema fits.
+    from workersai._tools import arguments_fit, salvage_tool_calls
+
+    calls = salvage_tool_calls(prose + json.dumps(value), TOOL_SCHEMAS, forced=forced)
+    for call in calls:
+        assert call.is_valid and call.name in TOOL_SCHEMAS
+        assert arguments_fit(call.arguments, TOOL_SCHEMAS[call.name])
+
+
+@FUZZ
+@given(
+    content=st.binary(max_size=60) | JSON.map(lambda v: json.dumps(v).encode()),
+    content_type=st.sampled_from(
+        ["application/json", "text/html", "text/plain", "image/png", "", "text/event-stream"]
+    ),
+    event_stream=st.booleans(),
+)
+def test_any_success_body_is_an_answer_or_a_typed_error(
+    content: bytes, content_type: str, event_stream: bool
+) -> None:
+    # §10.2: a JSON endpoint's 2xx body is JSON (or, for chat, an event stream) — never text.
+    from workersai._envelope import EventStreamBody
+    from workersai._transport import read_checked_body
+
+    headers = {"content-type": content_type} if content_type else {}
+    response = httpx.Response(200, content=content, headers=headers)
+    try:
+        body = read_checked_body(response, "@cf/test/model", event_stream=event_stream)
+    except WorkersAIError:
+        return
+    if isinstance(body, EventStreamBody):
+        assert event_stream and content_type == "text/event-stream"
+    else:
+        assert not isinstance(body, bytes)
+        assert not isinstance(body, str) or content.lstrip()[:1] == b'"'
 
 
 @pytest.mark.parametrize("text", ["¹", "²3", "٣", "５"])

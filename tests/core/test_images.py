@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
+import warnings
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -19,6 +21,7 @@ from PIL import Image
 from workersai import ImageResult, InvalidInputError, Multipart, UnexpectedResponseError
 from workersai._media import read_media, sniff_mime
 from workersai.images import (
+    ImageNotConvertedWarning,
     build_image_request,
     check_image_params,
     coerce_image,
@@ -141,6 +144,73 @@ def test_save_with_another_format_suffix_converts(tmp_path: Path) -> None:
     assert sniff_mime(path.read_bytes()) == "image/png"
     with Image.open(path) as reopened:
         assert reopened.size == (64, 64)
+
+
+@pytest.fixture
+def without_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import PIL`` fails, as on a bare ``pip install workersai`` (a ``None`` entry in
+    ``sys.modules`` makes the import system raise ImportError)."""
+    for name in {"PIL", "PIL.Image", *(n for n in sys.modules if n.startswith("PIL."))}:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_without_pillow_a_png_asked_as_png_is_written_as_is(
+    without_pillow: None, tmp_path: Path
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: no conversion is needed
+        path = ImageResult.from_bytes(PNG).save(tmp_path / "picture.png")
+    assert path == tmp_path / "picture.png"
+    assert path.read_bytes() == PNG
+
+
+def test_without_pillow_a_jpeg_asked_as_png_is_kept_as_jpeg_next_to_it(
+    without_pillow: None, tmp_path: Path
+) -> None:
+    # flux-1-schnell answers JPEG (§8.1); the README saves it as lighthouse.png.
+    with pytest.warns(ImageNotConvertedWarning) as caught:
+        path = ImageResult.from_bytes(JPEG).save(tmp_path / "lighthouse.png")
+    assert path == tmp_path / "lighthouse.jpg"
+    assert path.read_bytes() == JPEG  # the picture, byte for byte
+    assert not (tmp_path / "lighthouse.png").exists()  # no file that lies about its format
+    (warning,) = caught
+    assert isinstance(warning.message, ImageNotConvertedWarning)
+    assert warning.message.written == path
+    assert warning.message.asked == tmp_path / "lighthouse.png"
+    assert warning.message.reason == "converting JPEG to PNG needs Pillow (pip install pillow)"
+    assert str(warning.message).startswith(f"saved {path} instead of {tmp_path / 'lighthouse.png'}")
+    with pytest.raises(ImportError, match="pip install pillow"):
+        ImageResult.from_bytes(JPEG).to_pil()  # asking for Pillow itself still says so
+
+
+def test_the_fallback_never_overwrites_an_existing_file(
+    without_pillow: None, tmp_path: Path
+) -> None:
+    (tmp_path / "lighthouse.jpg").write_bytes(b"yesterday's picture")
+    with pytest.warns(ImageNotConvertedWarning):
+        first = ImageResult.from_bytes(JPEG).save(tmp_path / "lighthouse.png")
+    with pytest.warns(ImageNotConvertedWarning):
+        second = ImageResult.from_bytes(JPEG).save(tmp_path / "lighthouse.png")
+    assert (first.name, second.name) == ("lighthouse-2.jpg", "lighthouse-3.jpg")
+    assert (tmp_path / "lighthouse.jpg").read_bytes() == b"yesterday's picture"
+    assert first.read_bytes() == second.read_bytes() == JPEG
+
+
+def test_a_format_convert_cannot_write_is_kept_too(tmp_path: Path) -> None:
+    # With Pillow installed: BMP is a known image suffix that convert() does not write.
+    with pytest.warns(ImageNotConvertedWarning, match="converting PNG to BMP is not supported"):
+        path = ImageResult.from_bytes(PNG).save(tmp_path / "picture.bmp")
+    assert path == tmp_path / "picture.png"
+    assert path.read_bytes() == PNG
+
+
+def test_a_conversion_pillow_fails_keeps_the_bytes(tmp_path: Path) -> None:
+    # A JPEG header Pillow cannot decode: the bytes the model sent are still saved.
+    broken = ImageResult(JPEG[:200], "image/jpeg", None)
+    with pytest.warns(ImageNotConvertedWarning, match="failed in Pillow"):
+        path = broken.save(tmp_path / "picture.png")
+    assert path == tmp_path / "picture.jpg"
+    assert path.read_bytes() == JPEG[:200]
 
 
 def test_convert_rgba_png_to_jpeg_drops_alpha() -> None:

@@ -351,7 +351,7 @@ def test_json_schema_response_format_is_bare_on_native_and_an_envelope_on_openai
     inlined = {"type": "object", "properties": {"lang": {"type": "string"}}}
     assert server.requests[0].json()["response_format"] == {
         "type": "json_schema",
-        "json_schema": inlined,
+        "json_schema": {**inlined, "title": "Country"},  # the name kept (§10.6)
     }
     assert server.requests[1].json()["response_format"] == {
         "type": "json_schema",

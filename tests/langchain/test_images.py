@@ -1,7 +1,8 @@
 """``WorkersAIImage``: the Runnable, its parallel batch, and the agent tool.
 
 Cassettes are composed (tests/compose/media.py) in the documented per-family formats
-(wire reference §8.1); the loopback tests measure parallelism.
+(wire reference §8.1); the loopback tests measure parallelism, and check that the composer's
+offline pictures follow their prompts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 from langchain_workersai import WorkersAIImage
 from tests.compose.media import INPAINT_COLOUR
-from tests.conftest import LOOPBACK
+from tests.conftest import LOOPBACK, loopback_connection
 from workersai import ImageResult, InvalidInputError
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
@@ -285,3 +286,46 @@ class TestWorkersAIImageTool:
         assert "JPEG image" in tool_message.content
         assert ImageResult.from_bytes(tool_message.artifact).size == (256, 256)
         assert state["messages"][-1].content == "Here is your lighthouse."
+
+
+# -- the offline stand-ins (notebook 03) -----------------------------------------------------
+
+
+def _pixels(image: ImageResult, region: tuple[int, int, int, int] | None = None) -> list[Any]:
+    picture = image.to_pil().convert("RGB")
+    data = (picture.crop(region) if region else picture).tobytes()
+    return [tuple(data[i : i + 3]) for i in range(0, len(data), 3)]
+
+
+def _brightness(image: ImageResult) -> float:
+    pixels = _pixels(image)
+    return sum(sum(p) for p in pixels) / (3 * len(pixels))
+
+
+@LOOPBACK
+def test_offline_stand_in_pictures_follow_their_prompts(server: WorkersAIServer) -> None:
+    # The composer (tests/compose/media.py) draws the pictures the notebooks replay offline;
+    # each must visibly follow its prompt, or notebook 03 shows the wrong thing.
+    from tests.compose import handler
+
+    server.handler = handler
+    connection = loopback_connection(server)
+    sdxl = WorkersAIImage(model=SDXL, width=384, height=256, **connection)
+    boat = sdxl.invoke("a small sailboat on a calm sea at sunset, watercolor")
+    sea = sdxl.invoke("a calm sea at sunset, watercolor")
+    # A white sail stands in the sky (above the horizon at 2/3 of the height) with the boat only.
+    sky = (0, 0, 384, 170)
+    white = sum(1 for p in _pixels(boat, sky) if min(p) > 220)
+    assert white > 2000, white
+    assert sum(1 for p in _pixels(sea, sky) if min(p) > 220) == 0
+
+    lighthouse = WorkersAIImage(**connection).invoke("a lighthouse at dusk on a rocky coast")
+    img2img = WorkersAIImage(model="@cf/runwayml/stable-diffusion-v1-5-img2img", **connection)
+    stormy = img2img.invoke(
+        {"prompt": "the same lighthouse on a stormy night, dark clouds", "image": lighthouse},
+        strength=0.5,
+    )
+    assert stormy.size == lighthouse.size
+    assert _brightness(stormy) < 0.6 * _brightness(lighthouse)  # night, not the input again
+    # ... and still the same lighthouse: its lamp and beam (bright yellow) keep shining
+    assert sum(1 for r, g, b in _pixels(stormy) if r > 200 and g > 200 and b < 190) > 500

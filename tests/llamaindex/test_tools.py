@@ -13,7 +13,10 @@ from llama_index.core.llms.mock import MockFunctionCallingLLM
 from llama_index.core.tools import FunctionTool
 
 from llamaindex_workersai import WorkersAIImageToolSpec
+from tests.compose import handler as wire_format
+from tests.conftest import LOOPBACK
 from workersai import ImageResult, InvalidInputError
+from workersai.testing import WorkersAIServer
 
 SDXL = "@cf/stabilityai/stable-diffusion-xl-base-1.0"
 CONFIRMATION = (
@@ -143,3 +146,24 @@ class TestToToolList:
         )
         assert (tool.metadata.name, tool.metadata.description) == ("draw", "Draw it.")
         assert "prompt" in tool.metadata.get_parameters_dict()["properties"]
+
+
+@LOOPBACK
+@pytest.mark.parametrize("token_name", ["api_key", "api_token"])
+def test_the_api_key_alias_is_a_credential_not_an_image_parameter(
+    server: WorkersAIServer, token_name: str
+) -> None:
+    # WorkersAIImageToolSpec(api_key=...) used to be refused as a flux parameter (and the
+    # readers and tools lacked the alias the other classes take), issue 13.
+    server.handler = wire_format
+    spec = WorkersAIImageToolSpec(
+        account_id="acct", base_url=server.base_url, num_steps=4, **{token_name: "tool-token-7"}
+    )
+    assert spec.defaults == {"num_steps": 4}
+    [tool] = spec.to_tool_list()
+    assert set(tool.metadata.get_parameters_dict()["properties"]) == {"prompt", "num_steps"}
+    output = tool.call(prompt="a lighthouse")
+    assert isinstance(output.raw_output, ImageResult)
+    [request] = server.requests
+    assert request.headers["authorization"] == "Bearer tool-token-7"
+    assert request.json() == {"prompt": "a lighthouse", "steps": 4}

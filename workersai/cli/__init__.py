@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,23 +38,25 @@ from workersai._config import (
     API_TOKEN_FILE_ENV,
     resolve_base_url,
 )
-from workersai._media import mime_for_path
 from workersai._version import __version__
+from workersai.cli._output import CommandError, describe_error, err, report, save_image
 from workersai.cli.generate import add_generate_command
 from workersai.errors import (
     APIConnectionError,
-    APIError,
     AuthenticationError,
+    InvalidInputError,
+    MissingCredentialsError,
     PermissionDeniedError,
     RouteNotFoundError,
     WorkersAIError,
 )
-from workersai.images import DEFAULT_IMAGE_MODEL, ImageResult
+from workersai.images import DEFAULT_IMAGE_MODEL, check_image_params
 from workersai.models import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_EMBEDDING_MODEL,
     ModelInfo,
     get_catalog,
+    get_model_info,
     resolve_model,
 )
 from workersai.tasks import SPEECH_RECOGNITION_MODEL
@@ -68,23 +71,13 @@ EXIT_FAILED = 1  # the command ran and something went wrong (API error, missing 
 EXIT_USAGE = 2  # argparse's code for bad arguments
 EXIT_INTERRUPTED = 130
 
-
-class CommandError(Exception):
-    """A user mistake the CLI explains in plain words (exit code 1, no traceback)."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+# Where a user without credentials yet can see everything work.
+_TRY_OFFLINE = "`workersai demo` runs offline, without credentials"
 
 
 # --------------------------------------------------------------------------------------
-# Output helpers
+# Output helpers (the shared ones are in _output, which the demo imports too)
 # --------------------------------------------------------------------------------------
-
-
-def _err(text: str = "") -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -95,8 +88,8 @@ def _usage_report(enabled: bool) -> Iterator[UsageTracker | None]:
         return
     with track_usage() as tracker:
         yield tracker
-    _err()
-    _err(tracker.summary())
+    err()
+    err(tracker.summary())
 
 
 def _read_text_arg(value: str) -> str:
@@ -124,14 +117,102 @@ def _model(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).replace("\n", " ")) from None
 
 
-def _positive_int(value: str) -> int:
+def _whole_number(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``low`` (exit 2 otherwise)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {number}")
+        return number
+
+    return parse
+
+
+_positive_int = _whole_number(1)
+
+
+def _finite(value: str) -> float:
     try:
-        number = int(value)
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {value}")
     return number
+
+
+def _seconds(value: str) -> float:
+    seconds = _finite(value)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {value}")
+    return seconds
+
+
+# The widest range of any chat model in the catalog; each model's own is checked after parsing.
+_TEMPERATURE = (0.0, 5.0)
+
+
+def _temperature(value: str) -> float:
+    number = _finite(value)
+    low, high = _TEMPERATURE
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, not {value}")
+    return number
+
+
+class _BadArgumentError(Exception):
+    """An argument out of what its model allows, found after parsing (a usage error: exit 2)."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"argument {flag}: {message}")
+
+
+def _check_chat_args(args: argparse.Namespace) -> None:
+    info = get_model_info(args.model)
+    spec = info.params.get("temperature") if info else None
+    if args.temperature is None or spec is None:
+        return
+    low = spec.minimum if spec.minimum is not None else _TEMPERATURE[0]
+    high = spec.maximum if spec.maximum is not None else _TEMPERATURE[1]
+    if not low <= args.temperature <= high:
+        raise _BadArgumentError(
+            "--temperature", f"{args.model} takes {low:g} to {high:g}, not {args.temperature:g}"
+        )
+
+
+_IMAGE_FLAGS = {
+    "negative_prompt": "--negative-prompt",
+    "width": "--width",
+    "height": "--height",
+    "num_steps": "--steps",
+    "steps": "--steps",
+    "seed": "--seed",
+}
+
+
+def _image_params(args: argparse.Namespace) -> dict[str, Any]:
+    params = {
+        "negative_prompt": args.negative_prompt,
+        "width": args.width,
+        "height": args.height,
+        "num_steps": args.steps,
+        "seed": args.seed,
+    }
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _check_image_args(args: argparse.Namespace) -> None:
+    # What the model takes and its documented ranges (flux: steps at most 8, no width): an
+    # argument it cannot use is a usage error, found before the (paid) request.
+    try:
+        check_image_params(args.model, _image_params(args))
+    except InvalidInputError as exc:
+        message = f"{exc.message}. {exc.hint}" if exc.hint else exc.message
+        raise _BadArgumentError(_IMAGE_FLAGS.get(exc.field or "", "--model"), message) from None
 
 
 def _client(args: argparse.Namespace) -> WorkersAI:
@@ -210,7 +291,7 @@ def _progress(total: int, enabled: bool) -> tuple[Callable[[int, int], None], Ca
             sys.stderr.write(f"\rembedded {done}/{total} texts")
             sys.stderr.flush()
 
-    return count, (lambda: _err() if interactive else None)
+    return count, (lambda: err() if interactive else None)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -244,7 +325,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     note = f" ({skipped} blank line{'s' if skipped != 1 else ''} skipped)" if skipped else ""
     where = f" to {args.out}" if args.out else ""
     model = result.model or args.model
-    _err(f"embedded {len(texts)} texts with {model}: {dims} dimensions{where}{note}")
+    err(f"embedded {len(texts)} texts with {model}: {dims} dimensions{where}{note}")
     return EXIT_OK
 
 
@@ -257,27 +338,14 @@ def _cmd_image(args: argparse.Namespace) -> int:
     prompt = _read_text_arg(args.prompt)
     if not prompt.strip():
         raise CommandError("The prompt is empty.", 'Pass a prompt: workersai image "a fox".')
-    params = {
-        "negative_prompt": args.negative_prompt,
-        "width": args.width,
-        "height": args.height,
-        "num_steps": args.steps,
-        "seed": args.seed,
-    }
     with _client(args) as client, _usage_report(args.usage):
-        image = client.generate_image(
-            prompt, model=args.model, **{k: v for k, v in params.items() if v is not None}
-        )
-    _err(saved_image_line(image, image.save(args.out)))
+        image = client.generate_image(prompt, model=args.model, **_image_params(args))
+    # Without Pillow a JPEG cannot become the PNG --out asks for. Refusing before the request
+    # would need the model's output format, which the catalog does not always know (flux's
+    # JPEG is undeclared), and would fail the README's own line on a bare install; so the
+    # picture, already paid for, is saved in its own format next to --out and the line says so.
+    err(save_image(image, args.out))
     return EXIT_OK
-
-
-def saved_image_line(image: ImageResult, path: Path) -> str:
-    """``saved out.png: 1024x1024 JPEG image (…) by <model>, converted to PNG``."""
-    wanted = mime_for_path(path)
-    converted = wanted is not None and wanted != image.mime_type
-    note = f", converted to {wanted.split('/', 1)[1].upper()}" if converted and wanted else ""
-    return f"saved {path}: {image.describe()}{note}"
 
 
 # --------------------------------------------------------------------------------------
@@ -366,7 +434,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         tools = "yes" if m.function_calling else ""
         print(f"{m.id:<{width}}  {m.task:<28} {context:>8} {tools:>5} {dims:>5}  {_price_text(m)}")
     source = "live from /ai/models/search" if args.live else "bundled catalog; --live asks the API"
-    _err(f"{len(models)} models ({source})")
+    err(f"{len(models)} models ({source})")
     return EXIT_OK
 
 
@@ -461,6 +529,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     print(f"api: {base_url}")
     if checks.failures:
         print("doctor: fix the credentials above, then run `workersai doctor` again")
+        print(f"doctor: to try the package first, {_TRY_OFFLINE}")
         return EXIT_FAILED
 
     account_ok = False
@@ -532,11 +601,16 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=description or help)
         sub.add_argument(
-            "--timeout", type=float, default=60.0, metavar="S", help="seconds per request (60)"
+            "--timeout", type=_seconds, default=60.0, metavar="S", help="seconds per request (60)"
         )
         sub.add_argument(
-            "--max-retries", type=int, default=2, metavar="N", help="retries on 429/5xx (2)"
+            "--max-retries",
+            type=_whole_number(0),
+            default=2,
+            metavar="N",
+            help="retries on 429/5xx (2)",
         )
+        sub.set_defaults(command_parser=sub, check=None)
         return sub
 
     def usage_flag(sub: argparse.ArgumentParser) -> None:
@@ -558,9 +632,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--json", action="store_true", help="print the whole result as JSON")
     chat.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
-    chat.add_argument("--temperature", type=float, help="0-5; lower is more deterministic")
+    chat.add_argument(
+        "--temperature", type=_temperature, help="0-5 (0-2 for some models); lower is steadier"
+    )
     usage_flag(chat)
-    chat.set_defaults(run=_cmd_chat)
+    chat.set_defaults(run=_cmd_chat, check=_check_chat_args)
 
     embed = command(
         "embed",
@@ -592,9 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--width", type=_positive_int, help="pixels (models that take it)")
     image.add_argument("--height", type=_positive_int, help="pixels (models that take it)")
     image.add_argument("--steps", type=_positive_int, help="diffusion steps")
-    image.add_argument("--seed", type=_positive_int, help="seed for a reproducible image")
+    image.add_argument("--seed", type=_whole_number(0), help="seed for a reproducible image")
     usage_flag(image)
-    image.set_defaults(run=_cmd_image)
+    image.set_defaults(run=_cmd_image, check=_check_image_args)
 
     transcribe = command("transcribe", "transcribe an audio file with Whisper")
     transcribe.add_argument("audio", help="audio file (mp3, wav, ...)")
@@ -643,7 +719,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and the reranker, and an image saved to disk. Without credentials it replays bundled "
         "example responses and says so.",
     )
-    demo.add_argument("--out-dir", default=".", help="where to save the image (.)")
+    demo.add_argument(
+        "--out-dir",
+        default=".",
+        metavar="DIR",
+        help="where to save the picture, workersai-demo.png (default: here; created if missing)",
+    )
     demo.add_argument("--offline", action="store_true", help="replay even with credentials set")
     usage_flag(demo)
     demo.set_defaults(run=_cmd_demo)
@@ -652,25 +733,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report(message: str, hint: str | None) -> None:
-    _err(f"error: {message}")
-    if hint:
-        _err(f"hint: {hint}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``python -m workersai`` and ``workersai``)."""
     args = build_parser().parse_args(argv)
+    if args.check is not None:
+        try:
+            args.check(args)
+        except _BadArgumentError as exc:
+            args.command_parser.error(str(exc))  # usage, the message, exit 2
     try:
         code: int = args.run(args)
         return code
     except CommandError as exc:
-        _report(exc.message, exc.hint)
+        report(exc.message, exc.hint)
+    except MissingCredentialsError as exc:
+        message, hint = describe_error(exc)
+        offline = f"To try the package first, {_TRY_OFFLINE}."
+        report(message, f"{hint} {offline}" if hint else offline)
     except WorkersAIError as exc:
-        code_text = f" [{exc.code}]" if isinstance(exc, APIError) and exc.code else ""
-        _report(f"{exc.message}{code_text}", exc.hint)
+        report(*describe_error(exc))
     except KeyboardInterrupt:
-        _err("interrupted")
+        err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `workersai embed file | head`
         with contextlib.suppress(OSError):

@@ -15,13 +15,14 @@ reranking — really runs.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from workersai.examples import OFFLINE_ENV, readme_text, replay_unless_live
+from workersai.cli._output import describe_error, report, save_image
+from workersai.errors import APIConnectionError, WorkersAIError
+from workersai.examples import readme_text, replay_unless_live
 from workersai.usage import track_usage
 
 EXAMPLE = "demo"
@@ -146,37 +147,53 @@ def rag_over_readme() -> None:
 
 def image_to_disk(out_dir: Path) -> None:
     from langchain_workersai import WorkersAIImage
-    from workersai.cli import saved_image_line
 
     generator = WorkersAIImage()
     _step(4, f"Image — LangChain WorkersAIImage ({generator.model})")
     _say(f"> {IMAGE_PROMPT}")
     image = generator.invoke(IMAGE_PROMPT)
-    _say(saved_image_line(image, image.save(out_dir / IMAGE_FILE)))
+    _say(save_image(image, out_dir / IMAGE_FILE))
 
 
 def run_demo(*, out_dir: Path, usage: bool = False, offline: bool = False) -> int:
-    """Run the four steps; returns the exit code."""
+    """Run the four steps; returns the exit code.
+
+    The picture goes to ``out_dir / "workersai-demo.png"``; ``out_dir`` is created when
+    missing. A live run that fails says how to run the demo offline instead.
+    """
     missing = _missing_extras()
     if missing:
-        print(
-            "error: the demo uses the LangChain and LlamaIndex integrations, which need "
+        report(
+            "the demo uses the LangChain and LlamaIndex integrations, which need "
             + ", ".join(missing)
-            + '.\nhint: pip install "workersai[all]"',
-            file=sys.stderr,
+            + ".",
+            'pip install "workersai[all]"',
         )
         return 1
-    if not out_dir.is_dir():
-        print(f"error: --out-dir {out_dir} is not a directory", file=sys.stderr)
+    if out_dir.exists() and not out_dir.is_dir():
+        report(f"--out-dir {out_dir} is a file", "Pass a directory (it is created if missing).")
         return 1
-    if offline:
-        os.environ[OFFLINE_ENV] = "1"
-    replay_unless_live(EXAMPLE)
-    with track_usage() as tracker:
-        streamed_chat()
-        tool_agent()
-        rag_over_readme()
-        image_to_disk(out_dir)
+    mode = replay_unless_live(EXAMPLE, offline=offline)
+    try:
+        with track_usage() as tracker:
+            streamed_chat()
+            tool_agent()
+            rag_over_readme()
+            image_to_disk(out_dir)
+    except WorkersAIError as exc:
+        if mode != "live":
+            raise
+        print(flush=True)  # a streamed step may have left its line open
+        message, hint = describe_error(exc)
+        offline_tip = "`workersai demo --offline` replays bundled example answers."
+        if isinstance(exc, APIConnectionError):
+            hint = f"Check the network and any proxy, or run the demo offline: {offline_tip}"
+        elif hint:
+            hint = f"{hint} Or run the demo offline: {offline_tip}"
+        else:
+            hint = f"Run the demo offline: {offline_tip}"
+        report(message, hint)
+        return 1
     print()
     if usage:
         print(tracker.summary())

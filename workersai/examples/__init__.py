@@ -69,6 +69,11 @@ OFFLINE_NOTICE = (
     "offline: replaying bundled example responses — set CLOUDFLARE_ACCOUNT_ID and "
     "CLOUDFLARE_API_TOKEN to run live"
 )
+#: Offline although credentials are set (asked for): no advice to set what is set.
+OFFLINE_AS_ASKED_NOTICE = (
+    "offline, as asked: replaying bundled example responses; your Cloudflare credentials are "
+    "not used"
+)
 COMPOSED_NOTE = (
     "Composed in the documented Workers AI wire format by the test emulator (tests/compose), "
     "not recorded from Cloudflare."
@@ -221,19 +226,21 @@ def has_credentials() -> bool:
 
 
 def replay_unless_live(
-    name: str, *, announce: Callable[[str], Any] | None = print
+    name: str, *, offline: bool = False, announce: Callable[[str], Any] | None = print
 ) -> Literal["live", "offline"]:
     """Run example ``name`` live if credentials are configured, else replay its bundled answers.
 
     Offline, a loopback replay server starts (once per process and example) and
     ``CLOUDFLARE_BASE_URL``, ``CLOUDFLARE_ACCOUNT_ID`` and ``CLOUDFLARE_API_TOKEN`` are set
-    for this process, so every client created afterwards talks to it. Set
-    ``WORKERSAI_OFFLINE=1`` to replay even with credentials configured.
+    for this process, so every client created afterwards talks to it. Pass ``offline=True``
+    (``workersai demo --offline``) or set ``WORKERSAI_OFFLINE=1`` to replay even with
+    credentials configured.
 
     Returns ``"live"`` or ``"offline"``; ``announce`` receives the one-line notice.
     """
-    forced = os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
-    if has_credentials() and not forced:
+    forced = offline or os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+    credentials = has_credentials()
+    if credentials and not forced:
         if announce is not None:
             announce("live: calling Cloudflare Workers AI with your credentials")
         return "live"
@@ -253,7 +260,7 @@ def replay_unless_live(
     os.environ["CLOUDFLARE_ACCOUNT_ID"] = OFFLINE_ACCOUNT_ID
     os.environ["CLOUDFLARE_API_TOKEN"] = "offline-example-not-a-token"
     if announce is not None:
-        announce(OFFLINE_NOTICE)
+        announce(OFFLINE_AS_ASKED_NOTICE if credentials else OFFLINE_NOTICE)
     return "offline"
 
 
