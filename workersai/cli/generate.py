@@ -14,12 +14,15 @@ Example::
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from workersai._client import WorkersAI
 from workersai.batch import BatchWaitOptions
+from workersai.cli import _output
+from workersai.cli._output import err
 from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.generation import GenerationInterrupted, GenerationReport, generate
 from workersai.generation._direct import pool
@@ -55,6 +58,16 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
     return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {value}")
+    return seconds
 
 
 def add_generate_command(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -93,7 +106,7 @@ def add_generate_command(command: Callable[..., argparse.ArgumentParser]) -> Non
     )
     sub.add_argument(
         "--poll-timeout",
-        type=float,
+        type=_seconds,
         default=3600.0,
         metavar="S",
         help="with --batch-api: how long to wait for queued jobs (3600)",
@@ -104,18 +117,14 @@ def add_generate_command(command: Callable[..., argparse.ArgumentParser]) -> Non
     sub.set_defaults(run=run_generate)
 
 
-def _err(text: str = "") -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def _closing_lines(report: GenerationReport) -> None:
-    _err(report.summary())
+    err(report.summary())
     rate = report.answered / report.elapsed if report.elapsed > 0 else 0.0
-    _err(f"{report.answered} answered in {report.elapsed:.1f}s ({rate:.1f}/s)")
+    err(f"{report.answered} answered in {report.elapsed:.1f}s ({rate:.1f}/s)")
     if report.failed or report.failed_before:
-        _err("hint: run the same command with --retry-failed to redo the failed records")
+        err("hint: run the same command with --retry-failed to redo the failed records")
     if report.pending and not report.interrupted:
-        _err("hint: Batch API jobs are still queued; run the same command again to collect them")
+        err("hint: Batch API jobs are still queued; run the same command again to collect them")
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -144,15 +153,13 @@ def run_generate(args: argparse.Namespace) -> int:
         )
     except GenerationInterrupted as stopped:
         _closing_lines(stopped.report)
-        _err(
+        err(
             f"interrupted: {stopped.report.answered} answered by this run; the requests in "
             "flight were dropped. Run the same command again to resume."
         )
         return EXIT_INTERRUPTED
     except InvalidInputError as exc:
-        _err(f"error: {exc.message}")
-        if exc.hint:
-            _err(f"hint: {exc.hint}")
+        _output.report(exc.message, exc.hint)
         return EXIT_USAGE
     finally:
         client.close()

@@ -52,7 +52,7 @@ from workersai import _json
 from workersai._client import AsyncWorkersAI, WorkersAI
 from workersai._concurrency import check_concurrency
 from workersai._fallback import check_fallback_models
-from workersai.batch import BatchWaitOptions
+from workersai.batch import BatchWaitOptions, _checked_options
 from workersai.errors import InvalidInputError
 from workersai.generation._batch import (
     BatchRun,
@@ -247,7 +247,7 @@ class _Run:
             self.found,
             set(done),
             retry_failed=self.retry_failed,
-            options=wait or BatchWaitOptions(),
+            options=_checked_options(wait),
         )
 
     def finish(self, job: Job | None) -> GenerationReport:
