@@ -266,6 +266,16 @@ class ModelInfo:
         per entry: every chat result's cost estimate reads it."""
         return {p.kind: p.per_unit for p in self.price if p.currency.upper() == "USD"}
 
+    @functools.cached_property
+    def unusable_price(self) -> str | None:
+        """Why the published price cannot give a USD estimate (``"not priced in USD"``,
+        ``"unsupported price unit '…'"``), or ``None``. Read once per entry, like
+        :attr:`rates`: every result's cost estimate asks."""
+        if any(p.currency.upper() != "USD" for p in self.price):
+            return "not priced in USD"
+        unsupported = [p.unit for p in self.price if p.kind == "unknown"]
+        return f"unsupported price unit {unsupported[0]!r}" if unsupported else None
+
     def price_per_token(self, kind: str) -> float | None:
         """USD per token for ``kind`` ``"input"``, ``"output"`` or ``"cached"`` (cached input),
         when the model publishes a per-token price."""

@@ -96,11 +96,8 @@ def estimate_cost(
     info = model if isinstance(model, ModelInfo) else get_model_info(model)
     if info is None or not info.price:
         return CostEstimate(None, "no published price")
-    if any(p.currency.upper() != "USD" for p in info.price):
-        return CostEstimate(None, "not priced in USD")
-    unsupported = [p.unit for p in info.price if p.kind == "unknown"]
-    if unsupported:
-        return CostEstimate(None, f"unsupported price unit {unsupported[0]!r}")
+    if info.unusable_price is not None:
+        return CostEstimate(None, info.unusable_price)
     rates = info.rates  # USD per token, per minute, per tile...
 
     usd = 0.0
