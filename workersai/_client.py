@@ -93,6 +93,18 @@ def _check_headers(headers: Mapping[Any, Any]) -> None:
             )
 
 
+def _merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Add ``extra`` to ``headers``, each replacing a header of the same name whatever its
+    case (``x-team`` then ``X-Team`` is one header, the latter's value, not two)."""
+    names = {name.lower(): name for name in headers}
+    for name, value in extra.items():
+        previous = names.get(name.lower())
+        if previous is not None and previous != name:
+            del headers[previous]
+        headers[name] = value
+        names[name.lower()] = name
+
+
 class _ClientBase:
     """Configuration and request building shared by the sync and async clients."""
 
@@ -162,9 +174,9 @@ class _ClientBase:
             return cached[1]
         headers = dict(self._default_headers)
         if self.gateway is not None:
-            headers.update(self.gateway.headers())
+            _merge_headers(headers, self.gateway.headers())
         if self.session_affinity:
-            headers["x-session-affinity"] = self.session_affinity
+            _merge_headers(headers, {"x-session-affinity": self.session_affinity})
         _check_headers(headers)
         self._common_cache = (key, headers)
         return headers
@@ -203,14 +215,14 @@ class _ClientBase:
             all_headers["Content-Type"] = content_type or "application/octet-stream"
             if content_type:
                 _check_headers({"Content-Type": content_type})
-        all_headers.update(self._common_headers())
+        _merge_headers(all_headers, self._common_headers())
         # What this call adds is checked on every call; the rest was checked once.
         if session_affinity:
             _check_headers({"x-session-affinity": session_affinity})
-            all_headers["x-session-affinity"] = session_affinity
+            _merge_headers(all_headers, {"x-session-affinity": session_affinity})
         if headers:
             _check_headers(headers)
-            all_headers.update(headers)
+            _merge_headers(all_headers, headers)
         return PreparedRequest(
             method=method,
             url=f"{self.base_url}/accounts/{account_id}/ai/{route}",
