@@ -210,6 +210,11 @@ class _ClientBase:
         }
         if json_body is not None:
             content = _json.dumps(json_body)
+            if len(content) < 8192:
+                # orjson's bytes keep the 4 KiB buffer they were written in: a small body
+                # lives as long as its request (retries, a thousand queued calls), so it is
+                # copied to its own size (~0.1 µs; 60 bytes held instead of 4 KiB).
+                content = memoryview(content).tobytes()
             all_headers["Content-Type"] = "application/json"
         elif content is not None:
             all_headers["Content-Type"] = content_type or "application/octet-stream"

@@ -573,3 +573,55 @@ def test_many_routes_stay_correct_and_bounded(kind: str, server: WorkersAIServer
     if kind != "sync":
         pools = lambda: next(iter(target._transport._clients.values()))  # noqa: E731
     assert len(pools().routes._routes) <= 256
+
+
+# -- the aiohttp engine's connection slots ----------------------------------------------------------
+
+
+async def test_past_the_connection_limit_requests_wait_within_the_pool_timeout(
+    server: WorkersAIServer,
+) -> None:
+    engine = AiohttpEngine(limits=httpx.Limits(max_connections=1))
+    url = f"{server.base_url}/accounts/acct/ai/run/{LLAMA}"
+    server.enqueue(Reply.stall(0.6), OK, OK)
+    async with httpx.AsyncClient(transport=engine) as http:
+        slow = asyncio.ensure_future(http.post(url, content=b"{}"))
+        await asyncio.sleep(0.1)
+        with pytest.raises(httpx.PoolTimeout):  # the one slot is taken for 0.6 s
+            await http.post(url, content=b"{}", timeout=httpx.Timeout(5.0, pool=0.2))
+        assert (await slow).status_code == 200
+        # the slot came back when the body was read: the next request gets it
+        response = await http.post(url, content=b"{}", timeout=httpx.Timeout(5.0, pool=0.2))
+        assert response.json()["result"] == {"response": "ok"}
+    assert len(server.requests) == 2  # the request that timed out in the queue was never sent
+
+
+async def test_a_failed_request_gives_its_connection_slot_back() -> None:
+    refused = WorkersAIServer()
+    url = f"{refused.base_url}/accounts/acct/ai/run/{LLAMA}"
+    refused.stop()
+    engine = AiohttpEngine(limits=httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(transport=engine, timeout=httpx.Timeout(5.0, pool=0.2)) as http:
+        for _ in range(3):  # a leaked slot would turn the second into a PoolTimeout
+            with pytest.raises(httpx.ConnectError):
+                await http.post(url, content=b"{}")
+
+
+def test_a_small_body_holds_its_own_size_not_a_json_buffer() -> None:
+    # orjson's bytes keep the 4 KiB buffer they were written in; a request body lives as long
+    # as its request (retries, calls queued behind the connection limit).
+    import tracemalloc
+
+    client = WorkersAI("acct", "tok", base_url="http://127.0.0.1:9/client/v4")
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        bodies = [
+            client._prepare("POST", f"run/{LLAMA}", json_body={"prompt": f"p{i}"}).content
+            for i in range(500)
+        ]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert all(body is not None and len(body) < 30 for body in bodies)
+    assert held < 500 * 1024  # ~100 bytes a body, not 4 KiB
