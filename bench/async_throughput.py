@@ -13,7 +13,7 @@ on each async engine, ``ChatWorkersAI.abatch`` on each engine and ``ChatWorkersA
 (threads), and LlamaIndex ``WorkersAI.achat`` (gather under a semaphore of 32).
 
 Then memory: 1,000 concurrent ``stream_chat`` calls (each answer streams 20 events over
-~1 s) in a fresh process per engine, peak RSS read from the kernel at the end.
+~1 s) in a fresh process per engine, peak RSS read from the kernel at the end (Linux).
 
 Run from the repository root::
 
@@ -27,7 +27,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import resource
 import statistics
 import sys
 import time
@@ -166,13 +165,14 @@ ROWS: list[tuple[str, Callable[[str, int, int], int]]] = [
 # -- memory: 1,000 concurrent streams ---------------------------------------------------------
 
 
-def _rss_mib() -> float:
-    """Resident memory now (Linux); the peak so far elsewhere."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _memory_mib(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in MiB. Not ``ru_maxrss``: a
+    spawned process's starts at its parent's size (fork, then exec)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _stream_memory(base: str, backend: str, streams: int, conn: Any) -> None:
@@ -189,14 +189,13 @@ def _stream_memory(base: str, backend: str, streams: int, conn: Any) -> None:
                 return sum([1 async for _ in stream])
 
             await one(-1)
-            before = _rss_mib()
+            before = _memory_mib("VmRSS")
             return before, sum(await asyncio.gather(*(one(i) for i in range(streams))))
 
     start = time.perf_counter()
     before, events = asyncio.run(main())
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    conn.send((peak, before, seconds, events))
+    conn.send((_memory_mib("VmHWM"), before, seconds, events))
 
 
 def stream_memory(base: str, backend: str, streams: int) -> tuple[float, float, float, int]:

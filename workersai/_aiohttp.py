@@ -22,6 +22,9 @@ the package's promises need on top:
 * **One retry layer.** aiohttp resends an idempotent request once by itself when a kept-alive
   connection was closed under it; that is switched off, so every attempt is counted (and
   logged) by :mod:`workersai._transport`.
+* **Connection slots.** Requests past the connection limit wait in a queue of the engine's
+  own (within httpx's ``pool`` timeout, as ``PoolTimeout``) before aiohttp builds anything
+  for them: a thousand queued calls cost a few hundred bytes each, not aiohttp's ~4 KiB.
 * **Closing.** A session is bound to the event loop it was created on (lazily, at the first
   request). :meth:`AiohttpEngine.aclose` closes it on that loop; when the loop is gone,
   :meth:`AiohttpEngine.open_transports` and :meth:`AiohttpEngine.forget` let the transport
@@ -51,7 +54,7 @@ def to_httpx_error(exc: BaseException) -> httpx.TransportError | None:
     message = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(message)  # connecting, or waiting for the pool
-    if isinstance(exc, asyncio.TimeoutError):  # SocketTimeoutError / ServerTimeoutError
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # Socket/ServerTimeoutError
         return httpx.ReadTimeout(message)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
         return httpx.ProxyError(message)
