@@ -18,9 +18,12 @@ Cassette modes (``WORKERSAI_CASSETTES``):
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import gc
 import inspect
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -144,6 +147,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # -- shared fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_event_loop_left_by_earlier_modules() -> None:
+    """Close the main thread's event loop if an earlier module left one open.
+
+    llama-index's ``asyncio_run()`` calls ``asyncio.get_event_loop()``, which creates and sets
+    a loop nobody closes; the first test that resets the loop (``asyncio.run()``) drops it,
+    and its "unclosed event loop" ResourceWarning would fail whichever test collects it.
+    Module-scoped, so it runs before any test's own loop exists.
+    """
+    local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+    loop = getattr(local, "_loop", None)
+    if loop is None or loop.is_running():
+        return
+    asyncio.set_event_loop(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        loop.close()
+        gc.collect()
+
 
 FAST_RETRIES = RetryPolicy(initial_delay=0.001, max_delay=0.01, max_retry_after=5.0)
 
