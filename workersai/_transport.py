@@ -21,9 +21,11 @@ Retries (modelled on openai-python's ``_base_client``, ``_should_retry`` and
 
 Requests on a pool this module created skip httpx's per-call client machinery
 (``build_request`` re-parsing the URL and merging headers, cookies, auth and redirect
-handling, none of which the package uses): the URL is parsed once per route, the headers
-once per client, and the request goes straight to the pool's transport. A user-supplied
-``http_client`` is used exactly as given (its headers, cookies, auth and event hooks apply).
+handling, none of which the package uses — the API authenticates by token, so no cookie is
+stored or sent): the URL is parsed and the headers merged once per route and header set, and
+the request goes straight to the pool's transport (proxies from the environment included). A
+user-supplied ``http_client`` is used exactly as given (its headers, cookies, auth and event
+hooks apply).
 
 The async pool is aiohttp's (see :mod:`workersai._aiohttp`) when ``httpx-aiohttp`` is
 installed — several times faster than httpx's own under concurrency — and httpx's otherwise;
@@ -36,7 +38,8 @@ not keep 30 pools open: a client closes itself when its loop shuts down its asyn
 (``asyncio.run`` and ``asyncio.Runner`` do, before closing the loop), and each lookup drops
 the clients of loops that were closed without that; since a closed loop can run nothing,
 their sockets are released synchronously — an ``aclose()`` is never scheduled on a loop
-other than the client's own.
+other than the client's own. The same holds on both engines (an aiohttp session is bound to
+its loop as well).
 """
 
 from __future__ import annotations

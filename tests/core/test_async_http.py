@@ -19,6 +19,7 @@ import gc
 import gzip
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -170,7 +171,10 @@ def test_aiohttp_is_imported_only_when_an_async_client_is_used() -> None:
         "client = workersai.AsyncWorkersAI('acct', 'tok')\n"
         "print(client.http_backend, 'aiohttp' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "WORKERSAI_ASYNC_HTTP"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert done.stdout.split() == ["aiohttp", "False"]
 
 
@@ -625,3 +629,18 @@ def test_a_small_body_holds_its_own_size_not_a_json_buffer() -> None:
         tracemalloc.stop()
     assert all(body is not None and len(body) < 30 for body in bodies)
     assert held < 500 * 1024  # ~100 bytes a body, not 4 KiB
+
+
+def test_without_httpx_aiohttp_importable_the_httpx_pool_is_chosen() -> None:
+    # httpx-aiohttp not installed (its import blocked): nothing fails, httpx's pool is used
+    code = (
+        "import sys\n"
+        "sys.modules['httpx_aiohttp'] = None\n"
+        "import workersai\n"
+        "print(workersai.AsyncWorkersAI('acct', 'tok').http_backend, 'aiohttp' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "WORKERSAI_ASYNC_HTTP"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.split() == ["httpx", "False"]
