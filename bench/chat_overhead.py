@@ -6,10 +6,14 @@ client-side cost plus the same local round trip for every row.
 
 1. per-call latency of ``ChatWorkersAI.invoke`` / ``.stream`` next to a raw ``httpx`` POST of
    the same request, the core ``WorkersAI.chat``, and langchain-cloudflare's
-   ``ChatCloudflareWorkersAI.invoke`` when it is installed;
+   ``ChatCloudflareWorkersAI.invoke`` when it is installed — with the ratios the package
+   aims at (``invoke`` ≤ 1.0× langchain-cloudflare, ≤ 1.28× raw httpx);
 2. a 1,000-prompt ``batch`` (and ``abatch``) with ``max_concurrency``, where the server
    answers the first attempt of every tenth prompt with 429 / 3040 "Capacity temporarily
-   exceeded" — the trajectory-generation use case. No call may fail.
+   exceeded" — the trajectory-generation use case. No call may fail;
+3. how long after the server sends a stream's first event the caller gets its first chunk
+   (``bench/_loopback.py`` sends it at an agreed moment), sync and async, on both async
+   engines.
 
 Run from the repository root::
 
@@ -34,13 +38,14 @@ from typing import Any
 
 import httpx
 
+from bench._loopback import chat_server
 from langchain_workersai import ChatWorkersAI
-from workersai import WorkersAI
+from workersai import AsyncWorkersAI, WorkersAI
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 #: What --json writes: every row of both tables, in seconds.
-RESULTS: dict[str, list[dict[str, Any]]] = {"per_call": [], "batch": []}
+RESULTS: dict[str, Any] = {"per_call": [], "batch": [], "first_chunk": [], "ratios": {}}
 USAGE = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
 ANSWER = {"response": "Hello there!", "usage": USAGE}
 STREAM = [
@@ -162,6 +167,23 @@ def overhead_table(base_url: str, calls: int) -> str:
                 {"path": name, "median": median, "p90": p90, "baseline": rows[0][0]}
             )
             lines.append(f"| {name} | {median * 1e6:,.0f} µs | {p90 * 1e6:,.0f} µs | {extra} |")
+    invoke = statistics.median(samples["`ChatWorkersAI.invoke`"])
+    ratios = {"invoke_vs_raw": invoke / statistics.median(samples[invoke_rows[0][0]])}
+    competitor = next((name for name, _ in invoke_rows if "langchain-cloudflare" in name), None)
+    if competitor:
+        ratios["invoke_vs_langchain_cloudflare"] = invoke / statistics.median(samples[competitor])
+    RESULTS["ratios"] = ratios
+    lines += [
+        "",
+        "Ratios (medians): `ChatWorkersAI.invoke` / raw httpx "
+        f"{ratios['invoke_vs_raw']:.2f}× (target ≤ 1.28×)"
+        + (
+            f", / langchain-cloudflare {ratios['invoke_vs_langchain_cloudflare']:.2f}× "
+            "(target ≤ 1.0×)."
+            if competitor
+            else "."
+        ),
+    ]
     raw.close()
     core.close()
     return "\n".join(lines)
@@ -259,17 +281,126 @@ def batch_table(prompts: int, concurrency: int) -> str:
     return "\n".join(lines)
 
 
+def _probe(delay: float = 0.03) -> tuple[float, list[dict[str, str]]]:
+    """When the server sends the first event, and the messages asking it to."""
+    moment = time.monotonic() + delay
+    return moment, [{"role": "user", "content": f"probe {moment:.6f}"}]
+
+
+def first_chunk_table(samples: int) -> str:
+    """Milliseconds between the server sending a stream's first event and the caller
+    getting its first chunk (see ``bench/_loopback.py``)."""
+
+    def sync_row(first: Callable[[list[dict[str, str]]], Any]) -> Callable[[], float]:
+        def one() -> float:
+            moment, messages = _probe()
+            return first(messages) - moment
+
+        return one
+
+    with chat_server() as base_url:
+        url = f"{base_url}/accounts/acct/ai/run/{MODEL}"
+        raw = httpx.Client()
+        core = WorkersAI("acct", "token", base_url=base_url)
+        llm = ChatWorkersAI(model=MODEL, account_id="acct", api_key="token", base_url=base_url)
+
+        def raw_first(messages: list[dict[str, str]]) -> float:
+            body = json.dumps({"messages": messages, "stream": True}, separators=(",", ":"))
+            headers = {"Authorization": "Bearer token", "Content-Type": "application/json"}
+            arrived = 0.0
+            with raw.stream("POST", url, content=body, headers=headers) as response:
+                for line in response.iter_lines():
+                    if not arrived and line.startswith("data: "):
+                        arrived = time.monotonic()
+            return arrived
+
+        def core_first(messages: list[dict[str, str]]) -> float:
+            with core.stream_chat(MODEL, messages) as stream:
+                next(stream)
+                arrived = time.monotonic()
+                stream.result()
+            return arrived
+
+        def llm_first(messages: list[dict[str, str]]) -> float:
+            chunks = llm.stream(messages)
+            next(chunks)
+            arrived = time.monotonic()
+            for _ in chunks:
+                pass
+            return arrived
+
+        def async_row(engine: str, langchain: bool = False) -> Callable[[], float]:
+            def one() -> float:
+                async def main() -> float:
+                    moment, messages = _probe()
+                    if langchain:
+                        chunks = llm.astream(messages)
+                        await chunks.__anext__()
+                        arrived = time.monotonic()
+                        async for _ in chunks:
+                            pass
+                        return arrived - moment
+                    async with AsyncWorkersAI(
+                        "acct",
+                        "token",
+                        base_url=base_url,
+                        http_backend=engine,  # type: ignore[arg-type]
+                    ) as client:
+                        stream = await client.stream_chat(MODEL, messages)
+                        await stream.__anext__()
+                        arrived = time.monotonic()
+                        await stream.result()
+                    return arrived - moment
+
+                return asyncio.run(main())
+
+            return one
+
+        rows: list[tuple[str, Callable[[], float]]] = [
+            ("raw `httpx` stream, first `data:` line", sync_row(raw_first)),
+            ("core `WorkersAI.stream_chat`", sync_row(core_first)),
+            ("`ChatWorkersAI.stream`", sync_row(llm_first)),
+            ("core `AsyncWorkersAI.stream_chat` (aiohttp)", async_row("aiohttp")),
+            ("core `AsyncWorkersAI.stream_chat` (httpx pool)", async_row("httpx")),
+            ("`ChatWorkersAI.astream`", async_row("aiohttp", langchain=True)),
+        ]
+        for _, row in rows:
+            row()  # warm-up
+        taken: dict[str, list[float]] = {name: [] for name, _ in rows}
+        for _ in range(samples):
+            for name, row in rows:
+                taken[name].append(row())
+        raw.close()
+        core.close()
+    lines = [
+        f"Time from the server sending a stream's first event to the caller's first chunk "
+        f"({samples} streams per row, interleaved; async rows open a client per stream):",
+        "",
+        "| path | median | p90 |",
+        "|---|---:|---:|",
+    ]
+    for name, _ in rows:
+        median = statistics.median(taken[name])
+        p90 = statistics.quantiles(taken[name], n=10)[-1]
+        RESULTS["first_chunk"].append({"path": name, "median": median, "p90": p90})
+        lines.append(f"| {name} | {median * 1e3:.2f} ms | {p90 * 1e3:.2f} ms |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per row")
     parser.add_argument("--batch", type=int, default=1000, help="prompts in the batch")
     parser.add_argument("--concurrency", type=int, default=32, help="batch max_concurrency")
+    parser.add_argument("--streams", type=int, default=40, help="first-chunk samples per row")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args()
     with server_process(instant) as (base_url, _):
         print(overhead_table(base_url, args.calls))
     print()
     print(batch_table(args.batch, args.concurrency))
+    print()
+    print(first_chunk_table(args.streams))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as file:
             json.dump(RESULTS, file, indent=1)

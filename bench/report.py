@@ -1,8 +1,8 @@
 """Run every benchmark in one go and put the results in the README, with a chart.
 
-Runs ``bench/chat_overhead.py``, ``bench/embeddings.py`` and ``bench/fault_storm.py`` one
-after the other (each with its own loopback server process, so the ratios inside a table
-come from one run on one machine), then
+Runs ``bench/chat_overhead.py``, ``bench/async_throughput.py``, ``bench/embeddings.py`` and
+``bench/fault_storm.py`` one after the other (each with its own loopback server process, so
+the ratios inside a table come from one run on one machine), then
 
 * replaces the README's benchmark section (between the ``bench:start`` / ``bench:end``
   markers) with their tables, and
@@ -54,7 +54,15 @@ def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     parts = []
-    for name in ("workersai", "httpx", "langchain-core", "llama-index-core", "orjson"):
+    for name in (
+        "workersai",
+        "httpx",
+        "aiohttp",
+        "httpx-aiohttp",
+        "langchain-core",
+        "llama-index-core",
+        "orjson",
+    ):
         try:
             parts.append(f"{name} {version(name)}")
         except PackageNotFoundError:
@@ -74,7 +82,12 @@ def _short(label: str) -> str:
     return label.replace("llama-index-embeddings-cloudflare-workersai", "llama-index-emb-cf")
 
 
-def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str, Any]) -> None:
+def draw_chart(
+    chat: dict[str, Any],
+    embeddings: dict[str, Any],
+    storm: dict[str, Any],
+    throughput: dict[str, Any] | None = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,9 +110,12 @@ def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str
         axis.margins(x=0.18)
         axis.spines[["top", "right"]].set_visible(False)
 
-    figure, (top, middle, bottom) = plt.subplots(
-        3, 1, figsize=(11, 12), gridspec_kw={"height_ratios": [10, 8, 3]}
+    panels = 4 if throughput else 3
+    ratios = [10, 8, 7, 3] if throughput else [10, 8, 3]
+    figure, axes = plt.subplots(
+        panels, 1, figsize=(11, 12 + 3 * (panels - 3)), gridspec_kw={"height_ratios": ratios}
     )
+    top, middle, bottom = axes[0], axes[1], axes[-1]
     rows = embeddings["rows"]
     bars(
         top,
@@ -128,6 +144,23 @@ def draw_chart(chat: dict[str, Any], embeddings: dict[str, Any], storm: dict[str
     middle.set_title(
         "One chat call: client cost plus the same local round trip", loc="left", fontsize=11
     )
+
+    if throughput:
+        rows = throughput["rows"]
+        calls = throughput["calls"]
+        bars(
+            axes[2],
+            [_short(r["path"]) for r in rows],
+            [calls / r["best"] for r in rows],
+            [colour(r["path"], i == 0) for i, r in enumerate(rows)],
+            "{:,.0f}",
+        )
+        axes[2].set_xlabel("chat calls per second (higher is better)")
+        axes[2].set_title(
+            f"{calls:,} async chat calls, {throughput['concurrency']} in flight, answered at once",
+            loc="left",
+            fontsize=11,
+        )
 
     added = storm["added_latency_ms"]
     names = list(added)
@@ -161,15 +194,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.redraw:
         saved = json.loads(RESULTS.read_text(encoding="utf-8"))
-        draw_chart(saved["chat"], saved["embeddings"], saved["storm"])
+        draw_chart(saved["chat"], saved["embeddings"], saved["storm"], saved.get("throughput"))
         return
     quick = args.quick
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         chat_md = _run(
             "chat_overhead.py",
-            ["--calls", "400", "--batch", "300"] if quick else [],
+            ["--calls", "400", "--batch", "300", "--streams", "10"] if quick else [],
             out / "chat.json",
+        )
+        throughput_md = _run(
+            "async_throughput.py",
+            ["--calls", "300", "--rounds", "2", "--streams", "200"] if quick else [],
+            out / "throughput.json",
         )
         embed_md = _run(
             "embeddings.py",
@@ -182,11 +220,17 @@ def main() -> None:
         chat = json.loads((out / "chat.json").read_text())
         embeddings = json.loads((out / "embeddings.json").read_text())
         storm = json.loads((out / "storm.json").read_text())
+        throughput = json.loads((out / "throughput.json").read_text())
     if not quick and not args.no_readme:
-        results = {"chat": chat, "embeddings": embeddings, "storm": storm}
+        results = {
+            "chat": chat,
+            "embeddings": embeddings,
+            "storm": storm,
+            "throughput": throughput,
+        }
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     try:
-        draw_chart(chat, embeddings, storm)
+        draw_chart(chat, embeddings, storm, throughput)
         chart_note = f"![benchmarks](docs/{CHART.name})\n\n"
     except ImportError:
         print(
@@ -204,9 +248,12 @@ def main() -> None:
         f"{chart_note}"
         "**Embeddings** (`bench/embeddings.py`)\n\n"
         f"{embed_md}\n\n"
-        "**Chat: per-call overhead and a 1,000-prompt batch through 429s** "
-        "(`bench/chat_overhead.py`)\n\n"
+        "**Chat: per-call overhead, a 1,000-prompt batch through 429s, the first streamed "
+        "chunk** (`bench/chat_overhead.py`)\n\n"
         f"{chat_md}\n\n"
+        "**Async throughput and memory: aiohttp and httpx's pool** "
+        "(`bench/async_throughput.py`)\n\n"
+        f"{throughput_md}\n\n"
         "**Fault storm** (`bench/fault_storm.py`)\n\n"
         f"{storm_md}\n"
         f"{END}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -444,7 +445,9 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
         return params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = self._get_invocation_params(stop=stop, **kwargs)
+        # What _get_invocation_params() would give for these keys, without building the
+        # whole identifying dict (this runs on every call).
+        params = {**self._generation_params(), **kwargs}
         ls_params = LangSmithParams(
             ls_provider=PROVIDER,
             ls_model_name=kwargs.get("model") or self.model,
@@ -688,6 +691,12 @@ _SKIPPED_ASSISTANT_BLOCKS = frozenset(
 )
 
 
+# langchain-core looks up the signature of _generate / _agenerate on every call (to see
+# whether they take a run_manager); set once here, the lookup costs ~4 µs instead of ~13.
+for _method in (ChatWorkersAI._generate, ChatWorkersAI._agenerate):
+    _method.__dict__["__signature__"] = inspect.signature(_method)
+
+
 @lru_cache(maxsize=1)
 def _profile_keys() -> frozenset[str]:
     return frozenset(get_type_hints(ModelProfile))
@@ -903,22 +912,27 @@ def _response_metadata(
 
 
 def _convert_result(result: wai.ChatResult) -> ChatResult:
-    additional_kwargs: dict[str, Any] = {}
+    # Only the fields the answer has: AIMessage validates every one it is given.
+    fields: dict[str, Any] = {}
     if result.reasoning:
-        additional_kwargs["reasoning_content"] = result.reasoning
-    message = AIMessage(
-        content=result.text,
-        additional_kwargs=additional_kwargs,
-        tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in result.tool_calls],
-        invalid_tool_calls=[
+        fields["additional_kwargs"] = {"reasoning_content": result.reasoning}
+    if result.tool_calls:
+        fields["tool_calls"] = [
+            tool_call(name=c.name, args=c.arguments, id=c.id) for c in result.tool_calls
+        ]
+    if result.invalid_tool_calls:
+        fields["invalid_tool_calls"] = [
             invalid_tool_call(name=c.name, args=c.raw_arguments, id=c.id, error=c.error)
             for c in result.invalid_tool_calls
-        ],
+        ]
+    message = AIMessage(
+        content=result.text,
         usage_metadata=_usage_metadata(result.usage),
         response_metadata=_response_metadata(
             result.model, result.finish_reason, result.gateway, result.usage
         ),
         id=result.id,
+        **fields,
     )
     generation_info = {"finish_reason": result.finish_reason} if result.finish_reason else None
     return ChatResult(

@@ -18,13 +18,19 @@ Cassette modes (``WORKERSAI_CASSETTES``):
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import gc
+import inspect
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from vcr import VCR
 
+from tests._blocking import BlockingAsyncClient
 from tests._cassettes import (
     CASSETTES,
     FilesystemPersister,
@@ -54,6 +60,9 @@ _HERMETIC_UNSET = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sync_only: a test of the sync client alone (not run on the async transports)"
+    )
     if MODE == "replay":
         for name in _HERMETIC_UNSET:
             os.environ.pop(name, None)
@@ -139,6 +148,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # -- shared fixtures ---------------------------------------------------------------------
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_event_loop_left_by_earlier_modules() -> None:
+    """Close the main thread's event loop if an earlier module left one open.
+
+    llama-index's ``asyncio_run()`` calls ``asyncio.get_event_loop()``, which creates and sets
+    a loop nobody closes; the first test that resets the loop (``asyncio.run()``) drops it,
+    and its "unclosed event loop" ResourceWarning would fail whichever test collects it.
+    Module-scoped, so it runs before any test's own loop exists.
+    """
+    local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+    loop = getattr(local, "_loop", None)
+    if loop is None or loop.is_running():
+        return
+    asyncio.set_event_loop(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        loop.close()
+        gc.collect()
+
+
 FAST_RETRIES = RetryPolicy(initial_delay=0.001, max_delay=0.01, max_retry_after=5.0)
 
 
@@ -176,3 +206,61 @@ def isolated_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
 def fast_retries() -> RetryPolicy:
     """Backoff short enough for tests (retry counts are still real)."""
     return FAST_RETRIES
+
+
+# -- both async transports -------------------------------------------------------------------
+
+#: Suites that run on both async transports (aiohttp, and httpx's own pool): their async tests
+#: once per engine (``WORKERSAI_ASYNC_HTTP``), their sync tests as written and again through
+#: :class:`tests._blocking.BlockingAsyncClient` on each engine (``WorkersAI`` in the module's
+#: namespace is swapped for it) — so every promise those suites check for the sync client is
+#: checked on each async transport too. ``@pytest.mark.sync_only`` keeps a test as written.
+ASYNC_HTTP_SUITES = frozenset(
+    {
+        "tests.core.test_transport",
+        "tests.core.test_transport_fixes",
+        "tests.core.test_fault_storm",
+        "tests.core.test_streaming",
+    }
+)
+ENGINES = ("aiohttp", "httpx")
+
+
+def _is_async_test(function: Callable[..., Any]) -> bool:
+    """Whether a test drives the async client itself (it then runs once per engine)."""
+    if inspect.iscoroutinefunction(function):
+        return True
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return "AsyncWorkersAI" in source or "asyncio." in source
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ not in ASYNC_HTTP_SUITES:
+        return
+    if metafunc.definition.get_closest_marker("sync_only"):
+        return
+    if _is_async_test(metafunc.function):
+        metafunc.parametrize("async_http", ENGINES, indirect=True)
+    else:
+        engines = [f"blocking-{engine}" for engine in ENGINES]
+        metafunc.parametrize("async_http", ["sync", *engines], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def async_http(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The async engine a test of :data:`ASYNC_HTTP_SUITES` runs on ("default" elsewhere:
+    aiohttp when installed)."""
+    param: str = getattr(request, "param", "default")
+    engine = param.removeprefix("blocking-")
+    if engine in ENGINES:
+        monkeypatch.setenv("WORKERSAI_ASYNC_HTTP", engine)
+    if param.startswith("blocking-"):
+        facade = functools.partial(BlockingAsyncClient, http_backend=engine)
+        monkeypatch.setattr(request.module, "WorkersAI", facade)
+    yield param
+    made, BlockingAsyncClient.made[:] = list(BlockingAsyncClient.made), []
+    for client in made:
+        client.close()

@@ -19,6 +19,18 @@ Retries (modelled on openai-python's ``_base_client``, ``_should_retry`` and
 * a stream is retried only until its first event has been delivered — after that a failure
   surfaces on the stream, never as a silently shorter answer.
 
+Requests on a pool this module created skip httpx's per-call client machinery
+(``build_request`` re-parsing the URL and merging headers, cookies, auth and redirect
+handling, none of which the package uses — the API authenticates by token, so no cookie is
+stored or sent): the URL is parsed and the headers merged once per route and header set, and
+the request goes straight to the pool's transport (proxies from the environment included). A
+user-supplied ``http_client`` is used exactly as given (its headers, cookies, auth and event
+hooks apply).
+
+The async pool is aiohttp's (see :mod:`workersai._aiohttp`) when ``httpx-aiohttp`` is
+installed — several times faster than httpx's own under concurrency — and httpx's otherwise;
+``AsyncWorkersAI(http_backend=...)`` or ``WORKERSAI_ASYNC_HTTP`` chooses explicitly.
+
 Async clients are bound to the event loop that created them (an httpx ``AsyncClient``
 reused from another loop fails with "Event loop is closed", langchain-ai/langchain#35783),
 so :class:`AsyncTransport` keeps one client per running loop. 30 ``asyncio.run`` calls must
@@ -26,24 +38,27 @@ not keep 30 pools open: a client closes itself when its loop shuts down its asyn
 (``asyncio.run`` and ``asyncio.Runner`` do, before closing the loop), and each lookup drops
 the clients of loops that were closed without that; since a closed loop can run nothing,
 their sockets are released synchronously — an ``aclose()`` is never scheduled on a loop
-other than the client's own.
+other than the client's own. The same holds on both engines (an aiohttp session is bound to
+its loop as well).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib.util
 import logging
 import math
+import os
 import random
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -111,9 +126,122 @@ def ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# -- which async HTTP engine ---------------------------------------------------------------
+
+#: Environment variable choosing the async HTTP engine: ``aiohttp`` or ``httpx``.
+ASYNC_HTTP_ENV = "WORKERSAI_ASYNC_HTTP"
+HttpBackend = Literal["aiohttp", "httpx"]
+_BACKENDS = ("aiohttp", "httpx")
+_AIOHTTP_HINT = "Install it with `pip install 'workersai[speed]'` (httpx-aiohttp and aiohttp)."
+
+
+@lru_cache(maxsize=1)
+def aiohttp_installed() -> bool:
+    """Whether ``httpx-aiohttp`` (and so aiohttp) can be imported; nothing is imported."""
+    return all(importlib.util.find_spec(name) is not None for name in ("httpx_aiohttp", "aiohttp"))
+
+
+def choose_async_backend(
+    http_backend: str | None, http_client: httpx.AsyncClient | None
+) -> tuple[str, str]:
+    """``(backend, why)``: ``"http_client"`` when one is given (it always wins), else the
+    ``http_backend`` argument, else ``WORKERSAI_ASYNC_HTTP``, else aiohttp when
+    ``httpx-aiohttp`` is installed and httpx's own pool otherwise."""
+    if http_client is not None:
+        if http_backend is not None:
+            raise InvalidInputError(
+                "pass http_client or http_backend, not both: the client you pass is used as is",
+                field="http_backend",
+            )
+        return "http_client", "an http_client was passed"
+    if http_backend is not None:
+        return _checked_backend(http_backend, "http_backend"), "the http_backend argument"
+    chosen = os.environ.get(ASYNC_HTTP_ENV, "").strip().lower()
+    if chosen:
+        return _checked_backend(chosen, ASYNC_HTTP_ENV), ASYNC_HTTP_ENV
+    if aiohttp_installed():
+        return "aiohttp", "httpx-aiohttp is installed"
+    return "httpx", "httpx-aiohttp is not installed"
+
+
+def _checked_backend(value: Any, name: str) -> str:
+    if value not in _BACKENDS:
+        raise InvalidInputError(f"{name} must be 'aiohttp' or 'httpx', got {value!r}", field=name)
+    if value == "aiohttp" and not aiohttp_installed():
+        raise InvalidInputError(
+            f"{name} asks for aiohttp, but httpx-aiohttp is not installed",
+            field=name,
+            hint=_AIOHTTP_HINT,
+        )
+    return str(value)
+
+
+def _aiohttp_engine(**kwargs: Any) -> httpx.AsyncBaseTransport:
+    from workersai._aiohttp import AiohttpEngine  # imports aiohttp: only when used
+
+    return AiohttpEngine(**kwargs)
+
+
+# -- the pools this module creates -----------------------------------------------------------
+
+
+class _Routes:
+    """What every request of an owned client would otherwise rebuild: the parsed URL, the
+    pool transport serving it and the merged headers (the client's defaults — Accept-
+    Encoding, Connection — under the request's own, plus Host), once per route and header
+    set. A client's routes are few (one per model and kind of call) and the headers of a
+    route rarely change, so a request costs a copy of its headers and a Content-Length."""
+
+    _MAX = 256  # model ids and extra headers come from callers: stay bounded
+
+    def __init__(self, transport_for: Callable[[httpx.URL], Any], headers: httpx.Headers):
+        self._transport_for = transport_for
+        self._defaults = list(headers.items())
+        # Keyed by the request's headers, so it holds the token as the pool's requests do;
+        # nothing shows it (no repr), and it goes with the client.
+        self._routes: dict[tuple[Any, ...], tuple[httpx.URL, Any, httpx.Headers]] = {}
+
+    def _route(self, req: PreparedRequest) -> tuple[httpx.URL, Any, httpx.Headers]:
+        url = httpx.URL(req.url)
+        names = {name.lower() for name in req.headers}
+        headers = [("Host", url.netloc.decode("ascii"))] if url.host else []
+        headers += [(k, v) for k, v in self._defaults if k not in names]
+        headers += req.headers.items()
+        return url, self._transport_for(url), httpx.Headers(headers)
+
+    def request(self, req: PreparedRequest, timeout: dict[str, float | None]) -> tuple[Any, Any]:
+        """The ``httpx.Request`` of ``req`` and the transport that sends it."""
+        key = (req.url, *req.headers.items())
+        route = self._routes.get(key)
+        if route is None:
+            if len(self._routes) >= self._MAX:
+                self._routes.clear()
+            route = self._routes[key] = self._route(req)
+        url, transport, shared = route
+        if req.params:  # the query does not change which pool serves the URL
+            url = url.copy_merge_params(req.params)
+        headers = httpx.Headers(shared)
+        content = req.content or b""
+        if content or req.method in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(content))
+        request = httpx.Request(
+            req.method,
+            url,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            extensions={"timeout": timeout},
+        )
+        request.read()  # the same bytes object, now also request.content
+        return request, transport
+
+
 class _OwnedClient(httpx.Client):
     """An ``httpx.Client`` we created: closed when garbage-collected, so a client object the
     user never closed does not leave sockets behind."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.routes = _Routes(self._transport_for_url, self.headers)
 
     def __del__(self) -> None:
         if not self.is_closed:
@@ -124,11 +252,16 @@ class _OwnedClient(httpx.Client):
 
 
 def _asyncio_transport(stream: Any) -> asyncio.BaseTransport | None:
-    """The asyncio transport under an httpcore network stream (AnyIOStream → anyio TLS or
-    socket stream → asyncio transport); ``None`` if the layers are not the expected ones."""
+    """The asyncio socket transport under a connection: an httpcore network stream
+    (AnyIOStream → anyio TLS or socket stream → asyncio transport) or an asyncio transport
+    (TLS ones wrap the socket's); ``None`` if the layers are not the expected ones."""
     for _ in range(5):
         if isinstance(stream, asyncio.BaseTransport):
-            return stream
+            inner = getattr(getattr(stream, "_ssl_protocol", None), "_transport", None)
+            if inner is None:
+                return stream
+            stream = inner
+            continue
         stream = next(
             (
                 getattr(stream, name)
@@ -160,17 +293,27 @@ def _release_now(transport: asyncio.BaseTransport) -> None:
 def _abandon(client: httpx.AsyncClient) -> None:
     """Release every pooled socket of an ``AsyncClient`` whose event loop is closed.
 
-    httpx can only close a pool with ``await aclose()`` on the loop its connections were
-    opened on; once that loop is closed nothing can be awaited there, and scheduling the
-    ``aclose()`` on another loop fails with "Event loop is closed" (a "Task exception was
-    never retrieved" at best). So the sockets are closed directly.
+    Neither httpx nor aiohttp can close a pool but with an ``await`` on the loop its
+    connections were opened on; once that loop is closed nothing can be awaited there, and
+    scheduling the close on another loop fails with "Event loop is closed" (a "Task
+    exception was never retrieved" at best). So the sockets are closed directly.
     """
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    for connection in list(getattr(pool, "_connections", None) or ()):
-        inner = getattr(connection, "_connection", None)  # AsyncHTTPConnection → HTTP/1.1 or 2
-        transport = _asyncio_transport(getattr(inner, "_network_stream", None))
-        if transport is not None:
-            _release_now(transport)
+    pools = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for pool in pools:
+        forget = getattr(pool, "forget", None)
+        if callable(forget):  # the aiohttp engine: its session's connections
+            for transport in pool.open_transports():
+                found = _asyncio_transport(transport)
+                if found is not None:
+                    _release_now(found)
+            forget()
+            continue
+        connections = getattr(getattr(pool, "_pool", None), "_connections", None) or ()
+        for connection in list(connections):
+            inner = getattr(connection, "_connection", None)  # AsyncHTTPConnection → HTTP/1.1/2
+            found = _asyncio_transport(getattr(inner, "_network_stream", None))
+            if found is not None:
+                _release_now(found)
     if isinstance(client, _OwnedAsyncClient):
         client._abandoned = True
 
@@ -208,20 +351,57 @@ async def _start(agen: AsyncIterator[None]) -> None:
 class _OwnedAsyncClient(httpx.AsyncClient):
     """Async twin of :class:`_OwnedClient`, bound to the event loop it was created on.
 
+    ``engine`` builds its pool transports (aiohttp's); ``None`` keeps httpx's own. Proxies
+    from the environment get a pool of the same engine, through httpx's mounts.
+
     When garbage-collected it closes on its own loop if that loop is alive; if the loop is
     closed it releases its sockets directly (see :func:`_abandon`) — it never schedules an
     ``aclose()`` on whatever other loop happens to be running.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._loop_ref = weakref.ref(loop)
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        engine: Callable[..., httpx.AsyncBaseTransport] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._engine = engine  # read by _init_transport, which super().__init__ calls
         self._abandoned = False
+        super().__init__(**kwargs)
+        self.routes = _Routes(self._transport_for_url, self.headers)
+        self._loop_ref = weakref.ref(loop)
         # The loop only holds its async generators weakly: keep this one alive with us.
         self._closer = _close_at_loop_shutdown(weakref.ref(self))
         task = loop.create_task(_start(self._closer))
         _CLOSING.add(task)
         task.add_done_callback(_CLOSING.discard)
+
+    def _init_transport(  # type: ignore[override]
+        self,
+        verify: Any = True,
+        trust_env: bool = True,
+        limits: Any = DEFAULT_LIMITS,
+        **kwargs: Any,
+    ) -> httpx.AsyncBaseTransport:
+        if self._engine is None or kwargs.get("transport") is not None:
+            return super()._init_transport(
+                verify=verify, trust_env=trust_env, limits=limits, **kwargs
+            )
+        return self._engine(verify=verify, trust_env=trust_env, limits=limits)
+
+    def _init_proxy_transport(  # type: ignore[override]
+        self,
+        proxy: httpx.Proxy,
+        verify: Any = True,
+        trust_env: bool = True,
+        limits: Any = DEFAULT_LIMITS,
+        **kwargs: Any,
+    ) -> httpx.AsyncBaseTransport:
+        if self._engine is None:
+            return super()._init_proxy_transport(
+                proxy, verify=verify, trust_env=trust_env, limits=limits, **kwargs
+            )
+        return self._engine(verify=verify, trust_env=trust_env, limits=limits, proxy=proxy)
 
     def __del__(self) -> None:
         try:
@@ -510,8 +690,14 @@ class SyncTransport:
         self._client = http_client
         self._owns_client = http_client is None
         self._timeout = timeout
+        self._timeout_ext = timeout.as_dict()
         self._lock = threading.Lock()
         self._retry = _RetryLogic(retry_policy or RetryPolicy())
+
+    @property
+    def backend(self) -> str:
+        """``"httpx"``, or ``"http_client"`` when the client was passed in."""
+        return "httpx" if self._owns_client else "http_client"
 
     @property
     def client(self) -> httpx.Client:
@@ -529,7 +715,15 @@ class SyncTransport:
             self._client = None
 
     def _send_once(self, req: PreparedRequest) -> httpx.Response:
-        request = self.client.build_request(
+        client = self.client
+        logger.debug("%s", req.label)
+        if isinstance(client, _OwnedClient):
+            timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
+            request, transport = client.routes.request(req, timeout)
+            response: httpx.Response = transport.handle_request(request)
+            response.request = request
+            return response
+        request = client.build_request(
             req.method,
             req.url,
             content=req.content,
@@ -537,8 +731,7 @@ class SyncTransport:
             params=req.params,
             timeout=req.timeout,
         )
-        logger.debug("%s", req.label)
-        return self.client.send(request, stream=True)
+        return client.send(request, stream=True)
 
     def send(
         self, req: PreparedRequest, *, stream: bool = False, retries_taken: int = 0
@@ -623,7 +816,8 @@ class SyncTransport:
 
 
 class AsyncTransport:
-    """Async twin of :class:`SyncTransport`, with one ``httpx.AsyncClient`` per event loop."""
+    """Async twin of :class:`SyncTransport`, with one ``httpx.AsyncClient`` per event loop,
+    on aiohttp's pool or httpx's (see :func:`choose_async_backend`)."""
 
     def __init__(
         self,
@@ -631,9 +825,13 @@ class AsyncTransport:
         http_client: httpx.AsyncClient | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
+        http_backend: HttpBackend | None = None,
     ) -> None:
         _check_option("http_client", http_client, httpx.AsyncClient, "an httpx.AsyncClient")
         _check_option("retry_policy", retry_policy, RetryPolicy, "a RetryPolicy")
+        self._backend, why = choose_async_backend(http_backend, http_client)
+        logger.debug("Async HTTP: %s (%s)", self._backend, why)
+        self._engine = _aiohttp_engine if self._backend == "aiohttp" else None
         self._user_client = http_client
         # Weak keys so a loop can be collected; a client with open connections keeps its
         # loop alive, though, which is why closed loops are also pruned on every lookup.
@@ -642,7 +840,14 @@ class AsyncTransport:
         )
         self._lock = threading.Lock()  # loops of several threads may share this transport
         self._timeout = timeout
+        self._timeout_ext = timeout.as_dict()
         self._retry = _RetryLogic(retry_policy or RetryPolicy())
+
+    @property
+    def backend(self) -> str:
+        """``"aiohttp"`` or ``"httpx"`` (the pool's engine), or ``"http_client"`` when the
+        client was passed in."""
+        return self._backend
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -655,7 +860,11 @@ class AsyncTransport:
             dead = self._prune() if stale else []
             if client is None or client.is_closed:
                 client = _OwnedAsyncClient(
-                    loop, timeout=self._timeout, limits=DEFAULT_LIMITS, verify=ssl_context()
+                    loop,
+                    self._engine,
+                    timeout=self._timeout,
+                    limits=DEFAULT_LIMITS,
+                    verify=ssl_context(),
                 )
                 self._clients[loop] = client
         for old in dead:
@@ -684,6 +893,13 @@ class AsyncTransport:
 
     async def _send_once(self, req: PreparedRequest) -> httpx.Response:
         client = self.client
+        logger.debug("%s", req.label)
+        if isinstance(client, _OwnedAsyncClient):
+            timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
+            request, transport = client.routes.request(req, timeout)
+            response: httpx.Response = await transport.handle_async_request(request)
+            response.request = request
+            return response
         request = client.build_request(
             req.method,
             req.url,
@@ -692,7 +908,6 @@ class AsyncTransport:
             params=req.params,
             timeout=req.timeout,
         )
-        logger.debug("%s", req.label)
         return await client.send(request, stream=True)
 
     async def send(

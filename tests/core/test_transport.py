@@ -208,6 +208,7 @@ def test_connection_refused_is_a_connection_error(fast_retries: RetryPolicy) -> 
     assert isinstance(info.value.__cause__, httpx.ConnectError)
 
 
+@pytest.mark.sync_only  # its async twin: tests/core/test_async_http.py
 def test_user_supplied_http_client_is_used_and_not_closed(
     server: WorkersAIServer, fast_retries: RetryPolicy
 ) -> None:
