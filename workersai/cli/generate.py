@@ -25,7 +25,6 @@ from workersai.cli import _output
 from workersai.cli._output import err
 from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.generation import GenerationInterrupted, GenerationReport, generate
-from workersai.generation._direct import pool
 from workersai.models import DEFAULT_CHAT_MODEL, resolve_model
 
 __all__ = ["add_generate_command", "run_generate"]
@@ -133,8 +132,7 @@ def run_generate(args: argparse.Namespace) -> int:
         progress = "lines"
     else:
         progress = "bar"
-    http = pool(args.concurrency)  # one kept-alive connection per request in flight
-    client = WorkersAI(timeout=args.timeout, max_retries=args.max_retries, http_client=http)
+    client = WorkersAI(timeout=args.timeout, max_retries=args.max_retries)
     try:
         report = generate(
             source,
@@ -163,6 +161,5 @@ def run_generate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         client.close()
-        http.close()
     _closing_lines(report)
     return report.exit_code

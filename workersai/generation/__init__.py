@@ -61,7 +61,7 @@ from workersai.generation._batch import (
     check_batch_models,
     run_batch,
 )
-from workersai.generation._direct import Job, arun_direct, async_pool, pool, run_direct
+from workersai.generation._direct import Job, arun_direct, run_direct
 from workersai.generation._output import OutputFile, OutputState
 from workersai.generation._records import JobOptions, Survey, open_records, record_key, survey
 from workersai.generation._report import (
@@ -347,8 +347,7 @@ def generate(
             fsync_interval=fsync_interval,
         )
         if client is None:
-            http = stack.enter_context(pool(max_concurrency))
-            client = stack.enter_context(WorkersAI(http_client=http))
+            client = stack.enter_context(WorkersAI())
         if run.unknown:
             client.list_models(task="Text Generation")  # refresh the catalog, once
         job, done = run.start()
@@ -399,8 +398,8 @@ async def agenerate(
             progress=mode,
             fsync_interval=fsync_interval,
         )
-        http = async_pool(max_concurrency) if client is None else None
-        client = client or AsyncWorkersAI(http_client=http)
+        own_client = client is None
+        client = client or AsyncWorkersAI()
         try:
             if run.unknown:
                 await client.list_models(task="Text Generation")
@@ -416,6 +415,6 @@ async def agenerate(
                 run.finish(job)
                 raise
         finally:
-            if http is not None:
-                await http.aclose()
+            if own_client:
+                await client.aclose()
     return run.finish(job)

@@ -19,35 +19,15 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import httpx
-
 from workersai._client import AsyncWorkersAI, WorkersAI
 from workersai._concurrency import gather_or_cancel
-from workersai._transport import ssl_context
 from workersai.errors import WorkersAIError
 from workersai.generation._output import OutputFile, answer_line, error_line
 from workersai.generation._records import Record
 from workersai.generation._report import GenerationReport, Progress
 from workersai.results import ChatResult
 
-__all__ = ["Job", "arun_direct", "async_pool", "pool", "run_direct"]
-
-
-def _limits(max_concurrency: int) -> httpx.Limits:
-    # Every connection kept alive: the client's default pool keeps 20, so above 20 in
-    # flight each request past the 20th would open (and close) a connection of its own —
-    # measured at 10,000 records and concurrency 32: ~15% more CPU and 10% more wall time.
-    return httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
-
-
-def pool(max_concurrency: int) -> httpx.Client:
-    """The HTTP pool of a job's own client: one kept-alive connection per request in flight."""
-    return httpx.Client(limits=_limits(max_concurrency), verify=ssl_context())
-
-
-def async_pool(max_concurrency: int) -> httpx.AsyncClient:
-    """Async twin of :func:`pool`."""
-    return httpx.AsyncClient(limits=_limits(max_concurrency), verify=ssl_context())
+__all__ = ["Job", "arun_direct", "run_direct"]
 
 
 Outcome = tuple[Record, "ChatResult | BaseException", float]
