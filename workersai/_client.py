@@ -6,7 +6,9 @@ retry layer). Each feature lives in its own module, its sync and async halves si
 and the clients wire them together:
 
 * chat — :mod:`workersai._chat` (requests, answers, stream assembly), :mod:`workersai._streams`
-  (the stream objects), :mod:`workersai._image_urls` (image URLs fetched and inlined);
+  (the stream objects), :mod:`workersai._image_urls` (image URLs fetched and inlined),
+  :mod:`workersai._fallback` (the next model when one cannot answer);
+* any model run once — :mod:`workersai._run`;
 * embeddings — :mod:`workersai._embeddings`; reranking — :mod:`workersai._rerank`;
 * the Batch API — :mod:`workersai.batch` (``client.batch``);
 * the other tasks (images, speech, translation, …) — :mod:`workersai.tasks`, mixed in;
@@ -31,7 +33,6 @@ from workersai._config import (
 )
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
-    EmbeddingPlan,
     EmbeddingRequest,
     EmbedKind,
     ProgressCallback,
@@ -51,6 +52,7 @@ from workersai._rerank import (
     build_rerank_request,
     parse_rerank_response,
 )
+from workersai._run import run_request, stream_request
 from workersai._streams import AsyncChatStream, ChatStream, ChatStreamState, unstreamed
 from workersai._transport import (
     DEFAULT_MAX_RETRIES,
@@ -61,8 +63,10 @@ from workersai._transport import (
     PreparedRequest,
     RetryPolicy,
     SyncTransport,
+    check_headers,
     coerce_timeout,
     decode_body,
+    merge_headers,
     read_checked_body,
     read_result,
 )
@@ -77,39 +81,10 @@ from workersai.batch import (
 from workersai.errors import InvalidInputError, WorkersAIError
 from workersai.models import ModelInfo, get_catalog, resolve_model, search_page, search_params
 from workersai.results import ChatChunk, ChatResult, EmbeddingResult
-from workersai.schemas import validate_input
 from workersai.tasks import AsyncTaskMethods, TaskMethods
 from workersai.usage import record_request, record_run
 
 __all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
-
-
-def _check_headers(headers: Mapping[Any, Any]) -> None:
-    """Every header a string an HTTP/1.1 header can carry (else httpx fails mid-send).
-
-    Values are never shown: Authorization and cf-aig-authorization carry secrets.
-    """
-    for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise InvalidInputError(
-                f"header {name!r} must be a string, got {type(value).__name__}", field="headers"
-            )
-        if not value.isascii() or not value.isprintable():
-            raise InvalidInputError(
-                f"header {name!r} holds non-ASCII or control characters", field="headers"
-            )
-
-
-def _merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
-    """Add ``extra`` to ``headers``, each replacing a header of the same name whatever its
-    case (``x-team`` then ``X-Team`` is one header, the latter's value, not two)."""
-    names = {name.lower(): name for name in headers}
-    for name, value in extra.items():
-        previous = names.get(name.lower())
-        if previous is not None and previous != name:
-            del headers[previous]
-        headers[name] = value
-        names[name.lower()] = name
 
 
 class _ClientBase:
@@ -186,10 +161,10 @@ class _ClientBase:
             return cached[1]
         headers = dict(self._default_headers)
         if self.gateway is not None:
-            _merge_headers(headers, self.gateway.headers())
+            merge_headers(headers, self.gateway.headers())
         if self.session_affinity:
-            _merge_headers(headers, {"x-session-affinity": self.session_affinity})
-        _check_headers(headers)
+            merge_headers(headers, {"x-session-affinity": self.session_affinity})
+        check_headers(headers)
         self._common_cache = (key, headers)
         return headers
 
@@ -231,15 +206,15 @@ class _ClientBase:
         elif content is not None:
             all_headers["Content-Type"] = content_type or "application/octet-stream"
             if content_type:
-                _check_headers({"Content-Type": content_type})
-        _merge_headers(all_headers, self._common_headers())
+                check_headers({"Content-Type": content_type})
+        merge_headers(all_headers, self._common_headers())
         # What this call adds is checked on every call; the rest was checked once.
         if session_affinity:
-            _check_headers({"x-session-affinity": session_affinity})
-            _merge_headers(all_headers, {"x-session-affinity": session_affinity})
+            check_headers({"x-session-affinity": session_affinity})
+            merge_headers(all_headers, {"x-session-affinity": session_affinity})
         if headers:
-            _check_headers(headers)
-            _merge_headers(all_headers, headers)
+            check_headers(headers)
+            merge_headers(all_headers, headers)
         return PreparedRequest(
             method=method,
             url=f"{self.base_url}/accounts/{account_id}/ai/{route}",
@@ -252,95 +227,6 @@ class _ClientBase:
             label=f"{method} /ai/{route}",
             idempotent=idempotent,
         )
-
-    def _run_request(
-        self,
-        model: str,
-        inputs: Mapping[str, Any] | bytes | Multipart | None,
-        *,
-        content_type: str | None,
-        query: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        timeout: float | httpx.Timeout | None,
-        session_affinity: str | None,
-        reject_if_busy: bool,
-        validate: bool,
-        stream: bool = False,
-    ) -> tuple[str, PreparedRequest]:
-        model_id = resolve_model(model)
-        allowed: tuple[type, ...] = (
-            (Mapping,) if stream else (Mapping, bytes, bytearray, memoryview, Multipart)
-        )
-        if inputs is not None and not isinstance(inputs, allowed):
-            wanted = "a JSON object (mapping)" if stream else "a mapping, bytes or Multipart"
-            raise InvalidInputError(
-                f"inputs must be {wanted}, got {type(inputs).__name__}", field="inputs"
-            )
-        route = f"run/{model_id}"
-        common: dict[str, Any] = {
-            "params": query,
-            "headers": headers,
-            "model": model_id,
-            "timeout": timeout,
-            "session_affinity": session_affinity,
-            "stream": stream,
-        }
-        if isinstance(inputs, (bytes, bytearray, memoryview)):
-            if reject_if_busy:
-                raise InvalidInputError("reject_if_busy needs a JSON body", field="reject_if_busy")
-            return model_id, self._prepare(
-                "POST", route, content=bytes(inputs), content_type=content_type, **common
-            )
-        if isinstance(inputs, Multipart):
-            body, multipart_type = inputs.encode()
-            return model_id, self._prepare(
-                "POST", route, content=body, content_type=multipart_type, **common
-            )
-        payload: dict[str, Any] = dict(inputs or {})
-        if stream:
-            payload["stream"] = True
-        elif payload.get("stream"):
-            raise InvalidInputError(
-                "inputs ask for a stream: use client.stream(...) instead of run()", field="stream"
-            )
-        if reject_if_busy:
-            payload["options"] = {**payload.get("options", {}), "rejectIfBusy": True}
-        if validate:
-            validate_input(model_id, payload)
-        return model_id, self._prepare("POST", route, json_body=payload, **common)
-
-    def _stream_request(
-        self,
-        model: str,
-        inputs: Mapping[str, Any],
-        *,
-        headers: Mapping[str, str] | None,
-        timeout: float | httpx.Timeout | None,
-        session_affinity: str | None,
-        reject_if_busy: bool,
-        validate: bool,
-    ) -> tuple[ChatRequest, PreparedRequest]:
-        """``stream()`` of raw inputs: the request, and how to read its answer."""
-        model_id, prepared = self._run_request(
-            model,
-            inputs,
-            content_type=None,
-            query=None,
-            headers=headers,
-            timeout=timeout,
-            session_affinity=session_affinity,
-            reject_if_busy=reject_if_busy,
-            validate=validate,
-            stream=True,
-        )
-        chat = ChatRequest(
-            model=model_id,
-            endpoint="native",
-            route=f"run/{model_id}",
-            body=dict(inputs or {}),
-            stream=True,
-        )
-        return chat, prepared
 
     def _chat_request(
         self,
@@ -431,27 +317,6 @@ class _ClientBase:
         )
 
 
-def _plan(
-    model: str,
-    texts: Sequence[str],
-    *,
-    batch_size: int | None,
-    pooling: Literal["mean", "cls"] | None,
-    endpoint: Literal["native", "openai"],
-    kind: EmbedKind | None,
-    query_instruction: bool | str | None,
-) -> EmbeddingPlan:
-    return plan_embeddings(
-        model,
-        texts,
-        batch_size=batch_size,
-        pooling=pooling,
-        endpoint=endpoint,
-        kind=kind,
-        query_instruction=query_instruction,
-    )
-
-
 def _no_documents(documents: Sequence[str]) -> bool:
     """``rerank(query, [])``: nothing to score, no request."""
     return isinstance(documents, Sequence) and not isinstance(documents, str) and not documents
@@ -459,13 +324,6 @@ def _no_documents(documents: Sequence[str]) -> bool:
 
 def _model_schema(result: Any) -> dict[str, Any]:
     return dict(result) if isinstance(result, Mapping) else {"schema": result}
-
-
-def _restart(state: ChatStreamState, chat: ChatRequest) -> None:
-    """Point a stream that delivered nothing yet at the next model's request."""
-    state.chat = chat
-    state.assembler = None
-    state.complete = None
 
 
 # --------------------------------------------------------------------------------------
@@ -582,7 +440,8 @@ class WorkersAI(TaskMethods, _ClientBase):
             >>> png = client.run("@cf/stabilityai/stable-diffusion-xl-base-1.0",
             ...                  {"prompt": "a lighthouse at dusk"})
         """
-        model_id, prepared = self._run_request(
+        model_id, prepared = run_request(
+            self._prepare,
             model,
             inputs,
             content_type=content_type,
@@ -609,7 +468,8 @@ class WorkersAI(TaskMethods, _ClientBase):
         validate: bool = True,
     ) -> ChatStream:
         """Stream a text-generation model from raw ``inputs``; yields parsed :class:`ChatChunk`s."""
-        chat, prepared = self._stream_request(
+        chat, prepared = stream_request(
+            self._prepare,
             model,
             inputs,
             headers=headers,
@@ -709,7 +569,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             if attempt is None:
                 raise walk.exhausted()
             chat, prepared = attempt
-            _restart(state, chat)
+            state.restart(chat)
 
     def _after_failure(self, walk: FallbackWalk, error: WorkersAIError) -> None:
         """Raise ``error`` unless the call may move on to the next model."""
@@ -795,7 +655,7 @@ class WorkersAI(TaskMethods, _ClientBase):
             >>> result.shape
             [10000, 768]
         """
-        plan = _plan(
+        plan = plan_embeddings(
             model,
             texts,
             batch_size=batch_size,
@@ -992,7 +852,8 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         validate: bool = True,
     ) -> Any:
         """Async twin of :meth:`WorkersAI.run`."""
-        model_id, prepared = self._run_request(
+        model_id, prepared = run_request(
+            self._prepare,
             model,
             inputs,
             content_type=content_type,
@@ -1019,7 +880,8 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         validate: bool = True,
     ) -> AsyncChatStream:
         """Async twin of :meth:`WorkersAI.stream` (iterate with ``async for``)."""
-        chat, prepared = self._stream_request(
+        chat, prepared = stream_request(
+            self._prepare,
             model,
             inputs,
             headers=headers,
@@ -1090,7 +952,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
             if attempt is None:
                 raise walk.exhausted()
             chat, prepared = attempt
-            _restart(state, chat)
+            state.restart(chat)
 
     async def _after_failure(self, walk: FallbackWalk, error: WorkersAIError) -> None:
         """Async twin of :meth:`WorkersAI._after_failure`."""
@@ -1148,7 +1010,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         batch_wait: BatchWaitOptions | None = None,
     ) -> EmbeddingResult:
         """Async twin of :meth:`WorkersAI.embed` (bounded concurrent tasks on this loop)."""
-        plan = _plan(
+        plan = plan_embeddings(
             model,
             texts,
             batch_size=batch_size,

@@ -56,6 +56,13 @@ class ChatStreamState:
             return self.assembler.result()
         raise WorkersAIError("The stream has not produced anything yet.")
 
+    def restart(self, chat: ChatRequest) -> None:
+        """Point a stream that delivered nothing yet at another request (the next model of
+        a fallback chain)."""
+        self.chat = chat
+        self.assembler = None
+        self.complete = None
+
     def feed(
         self, item: ServerSentEvent | StreamOpened | JSONAnswer
     ) -> list[ChatChunk] | ChatChunk | None:

@@ -461,6 +461,34 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return float(email.utils.mktime_tz(parsed) - time.time())
 
 
+def check_headers(headers: Mapping[Any, Any]) -> None:
+    """Every header a string an HTTP/1.1 header can carry (else httpx fails mid-send).
+
+    Values are never shown: Authorization and cf-aig-authorization carry secrets.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidInputError(
+                f"header {name!r} must be a string, got {type(value).__name__}", field="headers"
+            )
+        if not value.isascii() or not value.isprintable():
+            raise InvalidInputError(
+                f"header {name!r} holds non-ASCII or control characters", field="headers"
+            )
+
+
+def merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Add ``extra`` to ``headers``, each replacing a header of the same name whatever its
+    case (``x-team`` then ``X-Team`` is one header, the latter's value, not two)."""
+    names = {name.lower(): name for name in headers}
+    for name, value in extra.items():
+        previous = names.get(name.lower())
+        if previous is not None and previous != name:
+            del headers[previous]
+        headers[name] = value
+        names[name.lower()] = name
+
+
 @dataclass(slots=True)
 class PreparedRequest:
     """A request encoded once; every attempt sends exactly these bytes."""
