@@ -1,8 +1,8 @@
 """Run every benchmark in one go and put the results in the README, with a chart.
 
-Runs ``bench/chat_overhead.py``, ``bench/async_throughput.py``, ``bench/embeddings.py`` and
-``bench/fault_storm.py`` one after the other (each with its own loopback server process, so
-the ratios inside a table come from one run on one machine), then
+Runs ``bench/chat_overhead.py``, ``bench/async_throughput.py``, ``bench/embeddings.py``,
+``bench/generate.py`` and ``bench/fault_storm.py`` one after the other (each with its own
+loopback server process, so the ratios inside a table come from one run on one machine), then
 
 * replaces the README's benchmark section (between the ``bench:start`` / ``bench:end``
   markers) with their tables, and
@@ -214,6 +214,7 @@ def main() -> None:
             ["--texts", "2000", "--repeat", "1"] if quick else [],
             out / "embeddings.json",
         )
+        generate_md = _run("generate.py", ["--quick"] if quick else [], out / "generate.json")
         storm_md = _run(
             "fault_storm.py", ["--requests", "300"] if quick else [], out / "storm.json"
         )
@@ -221,12 +222,14 @@ def main() -> None:
         embeddings = json.loads((out / "embeddings.json").read_text())
         storm = json.loads((out / "storm.json").read_text())
         throughput = json.loads((out / "throughput.json").read_text())
+        generation = json.loads((out / "generate.json").read_text())
     if not quick and not args.no_readme:
         results = {
             "chat": chat,
             "embeddings": embeddings,
             "storm": storm,
             "throughput": throughput,
+            "generate": generation,
         }
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     try:
@@ -254,6 +257,9 @@ def main() -> None:
         "**Async throughput and memory: aiohttp and httpx's pool** "
         "(`bench/async_throughput.py`)\n\n"
         f"{throughput_md}\n\n"
+        "**Bulk generation: a 10,000-prompt job against the thread pool users write by hand** "
+        "(`bench/generate.py`)\n\n"
+        f"{generate_md}\n\n"
         "**Fault storm** (`bench/fault_storm.py`)\n\n"
         f"{storm_md}\n"
         f"{END}"
