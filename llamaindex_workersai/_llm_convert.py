@@ -138,28 +138,13 @@ def _convert_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------
 
 
-def _usage_dict(usage: Usage | None) -> dict[str, Any]:
-    if usage is None:
-        return {}
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    for name in ("cached_tokens", "reasoning_tokens", "neurons"):
-        value = getattr(usage, name)
-        if value is not None:
-            out[name] = value
-    return out
-
-
 def _response_kwargs(
     usage: Usage | None, finish_reason: str | None, model: str | None, gateway: Mapping[str, str]
 ) -> dict[str, Any]:
     """``ChatResponse.additional_kwargs``: token counts (flat, as LlamaIndex integrations put
     them), finish reason, model, AI Gateway info and the estimated ``cost_usd`` (left out
     when unknown, never reported as 0)."""
-    out = _usage_dict(usage)
+    out = usage.as_dict() if usage is not None else {}
     out["finish_reason"] = finish_reason
     if model:
         out["model"] = model
@@ -283,7 +268,7 @@ class _StreamState:
             "id": chunk.id,
             "model": chunk.model,
             "finish_reason": chunk.finish_reason,
-            "usage": _usage_dict(chunk.usage) or None,
+            "usage": chunk.usage.as_dict() if chunk.usage is not None else None,
         }
         return ChatResponse(
             message=_convert_result_to_message(result),

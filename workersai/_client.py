@@ -281,9 +281,10 @@ class _ClientBase:
         7003 for a model is the model's (see :mod:`workersai._fallback`)."""
         return self._prepare("GET", "models/search", params={"per_page": "1"})
 
-    def _embed_request(
-        self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
+    def _feature_request(
+        self, request: EmbeddingRequest | RerankRequest, timeout: float | httpx.Timeout | None
     ) -> PreparedRequest:
+        """The request of a feature module's own request object (embeddings, reranking)."""
         return self._prepare(
             "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
         )
@@ -293,13 +294,6 @@ class _ClientBase:
         result = parse_embedding_response(read_checked_body(response, request.model), request)
         record_request(request.model, result.usage)
         return result
-
-    def _rerank_request(
-        self, request: RerankRequest, timeout: float | httpx.Timeout | None
-    ) -> PreparedRequest:
-        return self._prepare(
-            "POST", request.route, json_body=request.body, model=request.model, timeout=timeout
-        )
 
     @staticmethod
     def _rerank_results(response: httpx.Response, request: RerankRequest) -> list[RerankResult]:
@@ -678,7 +672,7 @@ class WorkersAI(TaskMethods, _ClientBase):
     def _embed_once(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
     ) -> EmbeddingResult:
-        response = self._transport.request(self._embed_request(request, timeout))
+        response = self._transport.request(self._feature_request(request, timeout))
         return self._embed_result(response, request)
 
     # -- reranking ------------------------------------------------------------------------
@@ -703,7 +697,7 @@ class WorkersAI(TaskMethods, _ClientBase):
         if _no_documents(documents):
             return []
         request = build_rerank_request(model, query, documents, top_k=top_k)
-        response = self._transport.request(self._rerank_request(request, timeout))
+        response = self._transport.request(self._feature_request(request, timeout))
         return self._rerank_results(response, request)
 
     # -- catalog and account --------------------------------------------------------------
@@ -1033,7 +1027,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
     async def _embed_once(
         self, request: EmbeddingRequest, timeout: float | httpx.Timeout | None
     ) -> EmbeddingResult:
-        response = await self._transport.request(self._embed_request(request, timeout))
+        response = await self._transport.request(self._feature_request(request, timeout))
         return self._embed_result(response, request)
 
     async def rerank(
@@ -1049,7 +1043,7 @@ class AsyncWorkersAI(AsyncTaskMethods, _ClientBase):
         if _no_documents(documents):
             return []
         request = build_rerank_request(model, query, documents, top_k=top_k)
-        response = await self._transport.request(self._rerank_request(request, timeout))
+        response = await self._transport.request(self._feature_request(request, timeout))
         return self._rerank_results(response, request)
 
     async def list_models(

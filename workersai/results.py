@@ -99,6 +99,24 @@ class Usage:
         )
         return cls(prompt, completion, total, cached, reasoning, neurons)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as JSON, in the wire's own names; the optional ones only when reported.
+
+        Example:
+            >>> Usage(39, 1, 40).as_dict()
+            {'prompt_tokens': 39, 'completion_tokens': 1, 'total_tokens': 40}
+        """
+        out: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        for name in ("cached_tokens", "reasoning_tokens", "neurons"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
     def merge(self, other: Usage | None) -> Usage:
         """Two reports of the same request's usage as one.
 

@@ -28,7 +28,7 @@ from typing import Any
 from workersai import _json
 from workersai.errors import WorkersAIError
 from workersai.generation._records import Record, record_key
-from workersai.results import ChatResult, Usage
+from workersai.results import ChatResult
 
 try:  # POSIX; elsewhere two runs on one file are not prevented
     import fcntl
@@ -202,21 +202,6 @@ def _fsync_dir(directory: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
-    if usage is None:
-        return None
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    for name in ("cached_tokens", "reasoning_tokens", "neurons"):
-        value = getattr(usage, name)
-        if value is not None:
-            out[name] = value
-    return out
-
-
 def answer_line(
     record: Record, result: ChatResult, latency_ms: int | None, cost_usd: float | None
 ) -> dict[str, Any]:
@@ -237,7 +222,7 @@ def answer_line(
             }
             for c in calls
         ]
-    line["usage"] = usage_dict(result.usage)
+    line["usage"] = result.usage.as_dict() if result.usage is not None else None
     line["finish_reason"] = result.finish_reason
     if cost_usd is not None:
         line["cost_usd"] = cost_usd
