@@ -76,13 +76,11 @@ class SSEDecoder:
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: returns a final event still pending, if any."""
-        tail = self._utf8.decode(b"", final=True)
-        events = self.feed(tail) if tail else []
+        # The decoder's last word: U+FFFD for a stream cut inside a character ("" otherwise).
+        events = self.feed(self._utf8.decode(b"", final=True))
         if self._buffer:
-            event = self._line(self._buffer)
+            self._line(self._buffer)  # a non-empty line never dispatches by itself
             self._buffer = ""
-            if event is not None:
-                events.append(event)
         event = self._dispatch()
         if event is not None:
             events.append(event)
@@ -91,8 +89,7 @@ class SSEDecoder:
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
             return self._dispatch()
-        if line[0] == ":":
-            return None
+        # A ":" comment line parses as the field "", ignored like any unknown field.
         name, sep, value = line.partition(":")
         if sep and value[:1] == " ":
             value = value[1:]
