@@ -57,10 +57,8 @@ class SSEDecoder:
         text = chunk if isinstance(chunk, str) else self._utf8.decode(chunk)
         if not text:
             return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
+        if self._skip_lf and text[0] == "\n":
+            text = text[1:]
         buffer = self._buffer + text
         events: list[ServerSentEvent] = []
         start = 0
@@ -69,8 +67,8 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
             start = match.end()
-        if start == len(buffer) and buffer.endswith("\r"):
-            self._skip_lf = True
+        # A final "\r" is always a line end already consumed above (the regex matches it).
+        self._skip_lf = buffer.endswith("\r")
         self._buffer = buffer[start:]
         return events
 
