@@ -57,10 +57,8 @@ class SSEDecoder:
         text = chunk if isinstance(chunk, str) else self._utf8.decode(chunk)
         if not text:
             return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if text[0] == "\n":
-                text = text[1:]
+        if self._skip_lf and text[0] == "\n":
+            text = text[1:]
         buffer = self._buffer + text
         events: list[ServerSentEvent] = []
         start = 0
@@ -69,20 +67,18 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
             start = match.end()
-        if start == len(buffer) and buffer.endswith("\r"):
-            self._skip_lf = True
+        # A final "\r" is always a line end already consumed above (the regex matches it).
+        self._skip_lf = buffer.endswith("\r")
         self._buffer = buffer[start:]
         return events
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: returns a final event still pending, if any."""
-        tail = self._utf8.decode(b"", final=True)
-        events = self.feed(tail) if tail else []
+        # The decoder's last word: U+FFFD for a stream cut inside a character ("" otherwise).
+        events = self.feed(self._utf8.decode(b"", final=True))
         if self._buffer:
-            event = self._line(self._buffer)
+            self._line(self._buffer)  # a non-empty line never dispatches by itself
             self._buffer = ""
-            if event is not None:
-                events.append(event)
         event = self._dispatch()
         if event is not None:
             events.append(event)
@@ -91,8 +87,7 @@ class SSEDecoder:
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
             return self._dispatch()
-        if line[0] == ":":
-            return None
+        # A ":" comment line parses as the field "", ignored like any unknown field.
         name, sep, value = line.partition(":")
         if sep and value[:1] == " ":
             value = value[1:]
