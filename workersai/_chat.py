@@ -542,7 +542,7 @@ class ChatStreamAssembler:
         self._calls: dict[int, _CallState] = {}
         self._usage: Usage | None = None
         self._finish: Any = None
-        self._model: str | None = request.model
+        self._model: str | None = request.model or None  # "": an answer parsed without a request
         self._id: str | None = None
         self.done = False
         # With a forced tool, text is held back until the end: gpt-oss may write the call as
