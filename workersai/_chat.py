@@ -742,8 +742,7 @@ class ChatStreamAssembler:
             state = self._calls[index]
             arguments = "".join(state.arguments)
             call = tool_call_from_wire(
-                {"id": state.id, "name": state.name, "arguments": arguments},
-                self._request.tool_schemas,
+                {"name": state.name, "arguments": arguments}, self._request.tool_schemas
             )
             if call is None:  # fragments whose name never came: nothing can run them
                 state.id = state.id or unique_tool_call_id(None)
@@ -754,7 +753,7 @@ class ChatStreamAssembler:
                     raw_arguments=arguments,
                     error="the model streamed arguments but never named the tool",
                 )
-            call.id = state.id or call.id
+            call.id = state.id or call.id  # the id the call's first chunk announced
             calls.append(call)
         valid, invalid = _split_calls(calls)
         text = self.partial_text
