@@ -376,7 +376,14 @@ def _from_event_stream(
     body: EventStreamBody, request: ChatRequest | None, gateway: dict[str, str] | None
 ) -> ChatResult:
     """The answer an event stream carries, assembled exactly as a streamed one (§10.2)."""
-    chat = request or ChatRequest(model="", endpoint="native", route="", body={}, stream=True)
+    # Only the model, tools, JSON mode and max_tokens of a request matter to the assembler.
+    chat = request or ChatRequest(
+        model="",
+        endpoint="native",
+        route="",  # pragma: no mutate (never read by the assembler)
+        body={},
+        stream=True,  # pragma: no mutate (never read by the assembler)
+    )
     assembler = ChatStreamAssembler(chat, gateway=gateway)
     payloads: list[Any] = []
     for event in body.events:
@@ -703,7 +710,10 @@ class ChatStreamAssembler:
         chunks = []
         for index, call in enumerate(calls):
             self._calls[index] = _CallState(
-                id=call.id, name=call.name, arguments=[call.raw_arguments], announced=True
+                id=call.id,
+                name=call.name,
+                arguments=[call.raw_arguments],
+                announced=True,  # pragma: no mutate (true, but nothing is fed after release)
             )
             chunks.append(
                 ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
