@@ -376,7 +376,14 @@ def _from_event_stream(
     body: EventStreamBody, request: ChatRequest | None, gateway: dict[str, str] | None
 ) -> ChatResult:
     """The answer an event stream carries, assembled exactly as a streamed one (§10.2)."""
-    chat = request or ChatRequest(model="", endpoint="native", route="", body={}, stream=True)
+    # Only the model, tools, JSON mode and max_tokens of a request matter to the assembler.
+    chat = request or ChatRequest(
+        model="",
+        endpoint="native",
+        route="",  # pragma: no mutate (never read by the assembler)
+        body={},
+        stream=True,  # pragma: no mutate (never read by the assembler)
+    )
     assembler = ChatStreamAssembler(chat, gateway=gateway)
     payloads: list[Any] = []
     for event in body.events:
@@ -542,7 +549,7 @@ class ChatStreamAssembler:
         self._calls: dict[int, _CallState] = {}
         self._usage: Usage | None = None
         self._finish: Any = None
-        self._model: str | None = request.model
+        self._model: str | None = request.model or None  # "": an answer parsed without a request
         self._id: str | None = None
         self.done = False
         # With a forced tool, text is held back until the end: gpt-oss may write the call as
@@ -703,7 +710,10 @@ class ChatStreamAssembler:
         chunks = []
         for index, call in enumerate(calls):
             self._calls[index] = _CallState(
-                id=call.id, name=call.name, arguments=[call.raw_arguments], announced=True
+                id=call.id,
+                name=call.name,
+                arguments=[call.raw_arguments],
+                announced=True,  # pragma: no mutate (true, but nothing is fed after release)
             )
             chunks.append(
                 ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
@@ -742,8 +752,7 @@ class ChatStreamAssembler:
             state = self._calls[index]
             arguments = "".join(state.arguments)
             call = tool_call_from_wire(
-                {"id": state.id, "name": state.name, "arguments": arguments},
-                self._request.tool_schemas,
+                {"name": state.name, "arguments": arguments}, self._request.tool_schemas
             )
             if call is None:  # fragments whose name never came: nothing can run them
                 state.id = state.id or unique_tool_call_id(None)
@@ -754,7 +763,7 @@ class ChatStreamAssembler:
                     raw_arguments=arguments,
                     error="the model streamed arguments but never named the tool",
                 )
-            call.id = state.id or call.id
+            call.id = state.id or call.id  # the id the call's first chunk announced
             calls.append(call)
         valid, invalid = _split_calls(calls)
         text = self.partial_text
