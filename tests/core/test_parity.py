@@ -54,6 +54,7 @@ def public_methods(cls: type) -> dict[str, Any]:
         name: member
         for name, member in inspect.getmembers(cls)
         if (not name.startswith("_") or name in SPECIAL)
+        and "__mutmut_" not in name  # mutmut (scripts/mutation.sh) adds its mutants as members
         and (callable(member) or isinstance(member, property))
         and not isinstance(member, type)
     }
