@@ -43,6 +43,7 @@ from workersai.models import (
     get_model_info,
     resolve_model,
     suggest_models,
+    warn_if_retired,
 )
 from workersai.testing import Reply, WorkersAIServer, envelope
 
@@ -813,6 +814,9 @@ def test_a_retired_model_is_sent_with_a_warning_and_its_5028_names_the_replaceme
         "AiError: 5028: This model was deprecated on 2026-05-30. Please use an alternative model"
     )
     server.enqueue(*[Reply.error(500, 5028, message)] * 3)
+    # The warning is logged once per model and process: forget an earlier run's (mutmut
+    # runs the suite twice in one process; so does any repeated run).
+    warn_if_retired.cache_clear()
     with caplog.at_level(logging.WARNING, logger="workersai.models"):
         with pytest.raises(ModelRetiredError) as info:
             client.chat("@cf/google/gemma-3-12b-it", USER)
