@@ -43,6 +43,7 @@ from workersai.models import (
     get_model_info,
     resolve_model,
     suggest_models,
+    warn_if_retired,
 )
 from workersai.testing import Reply, WorkersAIServer, envelope
 
@@ -813,6 +814,7 @@ def test_a_retired_model_is_sent_with_a_warning_and_its_5028_names_the_replaceme
         "AiError: 5028: This model was deprecated on 2026-05-30. Please use an alternative model"
     )
     server.enqueue(*[Reply.error(500, 5028, message)] * 3)
+    warn_if_retired.cache_clear()  # it warns once per process: not again if the suite re-runs
     with caplog.at_level(logging.WARNING, logger="workersai.models"):
         with pytest.raises(ModelRetiredError) as info:
             client.chat("@cf/google/gemma-3-12b-it", USER)
