@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from workersai import Usage
-from workersai.models import ModelInfo, ModelPrice
-from workersai.pricing import CostEstimate, estimate_cost
+from workersai.models import ModelCatalog, ModelInfo, ModelPrice
+from workersai.pricing import CostEstimate, estimate_cost, price_source
 
 M = 1e-6  # USD per token of a price of 1.0 per M tokens
 
@@ -46,6 +46,8 @@ FLUX2 = _model(
 INPUT_TILE = _model(("per 512 by 512 tile", 0.01), ("per input 512x512 tile", 0.002))
 REQUEST = _model(("per inference request", 0.25))
 REQUEST_AND_TOKENS = _model(("per inference request", 0.25), ("per M input tokens", 1.0))
+TOKENS_AND_TILES = _model(("per M input tokens", 1.0), ("per 512 by 512 tile", 0.01))
+REQUEST_AND_CHARACTERS = _model(("per inference request", 0.25), ("per 1k characters", 0.03))
 TTS = _model(("per 1k characters", 0.03))
 
 
@@ -124,7 +126,28 @@ TTS = _model(("per 1k characters", 0.03))
         pytest.param(
             REQUEST_AND_TOKENS, Usage(1000, 0, 1000), {}, 0.25 + 1000 * M, id="request + tokens"
         ),
+        pytest.param(
+            TILE_AND_STEP,
+            None,
+            {"image_tiles": 4, "steps": 20, "input_image_tiles": 3},
+            0.04 + 0.02,
+            id="input images are free unless priced",
+        ),
+        pytest.param(
+            TOKENS_AND_TILES,
+            Usage(1000, 0, 1000),
+            {"image_tiles": 2},
+            1000 * M + 0.02,
+            id="tokens and tiles",
+        ),
         pytest.param(TTS, None, {"characters": 2000}, 0.06, id="characters"),
+        pytest.param(
+            REQUEST_AND_CHARACTERS,
+            None,
+            {"characters": 1000},
+            0.25 + 0.03,
+            id="request + characters",
+        ),
         pytest.param(TTS, None, {"characters": 0}, 0.0, id="no characters cost nothing"),
     ],
 )
@@ -209,3 +232,20 @@ def test_a_model_id_is_priced_from_the_catalog_like_its_info() -> None:
 def test_no_output_tokens_need_no_output_price() -> None:
     # an embedding model reports completion_tokens=0: priced, not "no output-token price"
     assert estimate_cost(INPUT_ONLY, Usage(10, 0, 10)).usd == pytest.approx(10 * M)
+
+
+# -- where the prices come from ------------------------------------------------------------------
+
+
+def test_a_price_table_without_a_date_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workersai import models
+
+    catalog = ModelCatalog([IN_OUT], as_of=None)
+    monkeypatch.setattr(models, "_catalog", catalog)
+    undated = "bundled price table (date unknown); call WorkersAI().list_models() to refresh"
+    assert price_source() == undated
+    assert price_source([IN_OUT.id]) == undated
+    assert price_source(["@cf/not/listed"]) == undated  # no known model: not "live" either
+    catalog.update([IN_OUT])
+    assert price_source([IN_OUT.id]).startswith("live prices from list_models() at ")
+    assert price_source(["@cf/not/listed"]) == undated

@@ -291,7 +291,8 @@ def test_hints_that_name_a_model_without_one_still_read() -> None:
     [
         (
             "AiError: Bad input: Error: Type mismatch of '/messages/0/content', 'array' not in 'string'",
-            "This model accepts only plain-text message content",
+            "This model accepts only plain-text message content: send strings, not content "
+            "parts (images need a vision model such as @cf/meta/llama-4-scout-17b-16e-instruct).",
         ),
         (
             "Type mismatch of '/messages/0/role', 'array' not in 'string'",  # no "content"
@@ -366,6 +367,7 @@ def retired_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
             ModelInfo("@cf/test/older", "Text Generation", retired=Retirement(on, "@cf/test/new")),
             ModelInfo("@cf/test/gone", "Text Generation", retired=Retirement(on)),
             ModelInfo("@cf/test/new", "Text Generation"),
+            ModelInfo("@cf/test/news", "Text Generation"),
         ]
     )
     monkeypatch.setattr(models, "_catalog", catalog)
@@ -397,9 +399,9 @@ def retired_catalog(monkeypatch: pytest.MonkeyPatch) -> ModelCatalog:
             None,
         ),
         (
-            "@cf/test/nev",  # unknown to the catalog: the closest current ones
+            "@cf/test/newz",  # unknown to the catalog: the closest current ones
             "Workers AI retired this model: choose a current one (`workersai models` lists them, "
-            "or WorkersAI().list_models()). Did you mean: @cf/test/new?",
+            "or WorkersAI().list_models()). Did you mean: @cf/test/new, @cf/test/news?",
             None,
         ),
         (
@@ -597,6 +599,8 @@ def test_a_code_embedded_at_the_start_of_the_message_is_found(
             "max_tokens too large",
         ),
         ('upstream: {"error": {"message": " nested "}}', "nested"),
+        ('{"message": "a bare JSON error"}', "a bare JSON error"),
+        ('AiError: {"message": "no {placeholder} here", "code": 400}', "no {placeholder} here"),
         ('upstream: {"error": "flat"}', 'upstream: {"error": "flat"}'),
         ('upstream: {"message": "  "}', 'upstream: {"message": "  "}'),
         ('upstream: {"message": 7}', 'upstream: {"message": 7}'),

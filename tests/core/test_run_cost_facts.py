@@ -179,6 +179,9 @@ def _image_cost(tiles: int, steps: int) -> float:
             id="a header saying 0x0 is unreadable",
         ),
         pytest.param(
+            PLAIN_IMAGE, {"num_steps": 1}, _b64_png(1, 1), _image_cost(1, 1), id="1x1 is a tile"
+        ),
+        pytest.param(
             PLAIN_IMAGE,
             {"width": 512, "height": 512, "num_steps": 1},
             _b64_png(512, 0),
@@ -288,7 +291,7 @@ def _edit_cost(out_tiles: int, in_tiles: int, steps: int = 10) -> float:
             _edit_form(
                 input_image_0=("a.png", _png(1025, 512), "image/png"),
                 input_image_1=_png(512, 512),
-                input_image_3=("c.png", _png(100, 100), "image/png"),
+                input_image_3=("c.png", _png(1, 1), "image/png"),
             ),
             _edit_cost(1, 3 + 1 + 1),
             id="three, summed; raw bytes too",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextvars
 import re
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -143,14 +145,34 @@ def test_a_run_with_no_price_at_all_says_unknown_and_why() -> None:
     tracker = UsageTracker()
     tracker.record(NEW, Usage(7, 3, 10))
     tracker.record(UNPRICED, None)
+    tracker.record(BGE, None)
+    tracker.record(BGE, Usage(4, 1, 5))  # an embedding model has no output price
     lines, _, _ = _summary_lines(tracker)
     assert lines[1:] == [
+        ROW.format(BGE, 2, 4, 1, "-", "unknown"),
         ROW.format(NEW, 1, 7, 3, "-", "unknown"),
         ROW.format(UNPRICED, 1, 0, 0, "-", "unknown"),
-        ROW.format("total", 2, 7, 3, "-", "unknown"),
-        f"Estimated cost unknown (2 of 2 requests unpriced: {NEW}: no published price; "
+        ROW.format("total", 4, 11, 4, "-", "unknown"),
+        f"Estimated cost unknown (4 of 4 requests unpriced: {BGE}: no token usage reported, "
+        f"no published output-token price; {NEW}: no published price; "
         f"{UNPRICED}: no published price).",
     ]
+
+
+def test_the_summary_is_stamped_in_utc_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "XYZ-14")  # POSIX for UTC+14: no tz database needed
+    time.tzset()
+    try:
+        _, _, stamp = _summary_lines(UsageTracker())
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    match = re.search(r"as of (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", stamp)
+    assert match is not None
+    assert abs(datetime.strptime(match.group(1), "%Y-%m-%d %H:%M") - now) < timedelta(minutes=2)
 
 
 def test_an_empty_tracker_prints_the_header_the_zero_total_and_every_price_source() -> None:
