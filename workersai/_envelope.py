@@ -295,9 +295,10 @@ def _inner_message(text: str) -> str:
         inner, _ = json.JSONDecoder().raw_decode(text, start)
     except ValueError:
         return text
-    if isinstance(inner, Mapping) and isinstance(inner.get("error"), Mapping):
+    # Decoded from a "{": a JSON object, always.
+    if isinstance(inner.get("error"), Mapping):
         inner = inner["error"]
-    message = inner.get("message") if isinstance(inner, Mapping) else None
+    message = inner.get("message")
     return message.strip() if isinstance(message, str) and message.strip() else text
 
 
