@@ -179,12 +179,15 @@ _BY_CODE: dict[int, type[APIError]] = {
     3006: errors.RequestTooLargeError,
     3007: errors.RequestTimeoutError,
     3008: errors.RequestTimeoutError,
+    3010: errors.ModelInputError,
     3021: errors.RateLimitError,
     3023: errors.PermissionDeniedError,
+    3030: errors.ContentFlaggedError,
     3036: errors.DailyLimitExceededError,
     3040: errors.CapacityExceededError,
     3041: errors.PermissionDeniedError,
     3042: errors.ModelNotFoundError,
+    3043: errors.InternalServerError,
     4006: errors.DailyLimitExceededError,
     5004: errors.ModelInputError,
     5005: errors.UnsupportedFeatureError,
@@ -195,12 +198,14 @@ _BY_CODE: dict[int, type[APIError]] = {
     5019: errors.UnsupportedFeatureError,
     5021: errors.ContextLengthExceededError,
     5023: errors.UnsupportedFeatureError,
+    5024: errors.BadRequestError,
     5025: errors.UnsupportedFeatureError,
     5028: errors.ModelRetiredError,
     5035: errors.PermissionDeniedError,
     7000: errors.RouteNotFoundError,
     7001: errors.UnsupportedFeatureError,
     7003: errors.RouteNotFoundError,
+    8006: errors.BadRequestError,
     10000: errors.AuthenticationError,
 }
 
@@ -407,7 +412,23 @@ def _hint(
             f"Workers AI is out of capacity for {model_name} right now. Requests are retried "
             "with backoff (max_retries); retry later or choose another model."
         )
-    if 5006 in codes or 5004 in codes or 3003 in codes:
+    if 3030 in codes:
+        return (
+            "Workers AI's safety filter flagged the output: change the prompt (or the input "
+            "image). The same input is flagged again, so it was not retried."
+        )
+    if 5024 in codes:
+        return (
+            f"{model_name} could not produce JSON that meets the response_format: simplify the "
+            "schema, raise max_tokens, or ask for the structure through a tool "
+            "(method='function_calling')."
+        )
+    if 8006 in codes:
+        return (
+            "A forced tool on a reasoning model ran out of tokens before its call: raise "
+            "max_tokens (a few thousand leaves room to think) or use tool_choice='auto'."
+        )
+    if 5006 in codes or 5004 in codes or 3003 in codes or 3010 in codes:
         return _input_hint(text)
     if 5005 in codes:
         return (

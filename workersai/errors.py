@@ -170,6 +170,11 @@ class ContextLengthExceededError(BadRequestError):
     upstream "maximum context length" message inside 8007). Sending it again cannot help."""
 
 
+class ContentFlaggedError(BadRequestError):
+    """Code 3030: Workers AI's safety filter flagged the model's output (image models, at
+    whatever HTTP status). The same input is flagged again, so it is never retried."""
+
+
 class ModelRetiredError(BadRequestError):
     """The model was retired (code 5028, "deprecated on <date>", HTTP 410).
 

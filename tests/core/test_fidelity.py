@@ -19,10 +19,13 @@ from workersai import (
     APIError,
     AsyncWorkersAI,
     AuthenticationError,
+    BadRequestError,
     CapacityExceededError,
     ChatChunk,
+    ContentFlaggedError,
     ContextLengthExceededError,
     DailyLimitExceededError,
+    InternalServerError,
     InvalidInputError,
     ModelInputError,
     ModelRetiredError,
@@ -1155,3 +1158,92 @@ def test_each_new_code_picks_its_class_and_hint_whatever_the_status(
     err = error_from_response(200, envelope(errors=[{"code": code, "message": "x"}]))
     assert type(err) is cls and err.code == code
     assert err.hint is not None and hint in err.hint
+
+
+# --------------------------------------------------------------------------------------
+# Codes users met that the docs table lacks (wire reference §10.3): 3010, 3030, 3043, 5024,
+# 8006 — each with its own class or hint, and retried only when a retry can succeed.
+# --------------------------------------------------------------------------------------
+
+FLUX = "@cf/black-forest-labs/flux-1-schnell"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "cls", "retried", "hint_phrase"),
+    [
+        # user log id 49240492817 (an OCR/image input): the model's input was rejected
+        pytest.param(
+            400,
+            3010,
+            "InferenceUpstreamError [AiError]: 3010: Invalid or incomplete input for the model",
+            ModelInputError,
+            False,
+            None,
+            id="3010",
+        ),
+        # user code id 68332797066 (image models): the safety filter; at 500 still not retried
+        pytest.param(
+            500,
+            3030,
+            "AiError: 3030: Your output has been flagged. Please choose another prompt / input "
+            "image combination",
+            ContentFlaggedError,
+            False,
+            "safety filter",
+            id="3030",
+        ),
+        # user code ids 62885837209, 6874267693: a transient inference error, even at 400
+        pytest.param(
+            400,
+            3043,
+            "AiError: 3043: Internal server error",
+            InternalServerError,
+            True,
+            None,
+            id="3043",
+        ),
+        # user log ids 66114526680, 65959957481 (7 failures of 7): retrying does not help
+        pytest.param(
+            500,
+            5024,
+            "AiError: 5024: JSON Model couldn't be met",
+            BadRequestError,
+            False,
+            "method='function_calling'",
+            id="5024",
+        ),
+        # cloudflare/ai#560, PR #575: a forced tool on a reasoning model with few max_tokens
+        pytest.param(
+            400,
+            8006,
+            "8006: AiError: Invalid data for tool_choice - reason forced tool_choice",
+            BadRequestError,
+            False,
+            "raise max_tokens",
+            id="8006",
+        ),
+    ],
+)
+def test_codes_users_met_get_their_class_hint_and_retry_rule(
+    server: WorkersAIServer,
+    client: WorkersAI,
+    status: int,
+    code: int,
+    message: str,
+    cls: type[APIError],
+    retried: bool,
+    hint_phrase: str | None,
+) -> None:
+    server.enqueue(*[Reply.error(status, code, message)] * 2, Reply.result({"response": "ok"}))
+    if retried:
+        assert client.chat(LLAMA, USER).text == "ok" and len(server.requests) == 3
+        return
+    with pytest.raises(cls) as info:
+        if code == 3030:
+            client.generate_image("a cat", model=FLUX)
+        else:
+            client.chat(LLAMA, USER)
+    assert type(info.value) is cls and info.value.codes == (code,)
+    assert len(server.requests) == 1 and not info.value.is_retryable
+    if hint_phrase is not None:
+        assert hint_phrase in (info.value.hint or "")
