@@ -9,7 +9,8 @@ only translate framework types:
   folded in (wire reference §3.1, §4, §10.6);
 * answer: the text shapes and tool-call shapes of §3.2 (and the Anthropic Messages shape,
   §10.7) → :class:`ChatResult`; an event stream sent to an unstreamed request is assembled
-  like a stream (§10.2);
+  like a stream (§10.2); reasoning written inline between ``<think>`` tags is moved to
+  ``reasoning``, in answers and streams alike (:mod:`workersai._think`, §10.10);
 * stream: native ``{"response"}`` events and OpenAI ``choices[].delta`` events (§3.3, §4)
   → :class:`ChatChunk`, usage merged by maximum, one final chunk, truncation detected; a tool
   call's argument fragments are kept until its name arrives (§10.5).
@@ -24,6 +25,7 @@ from typing import Any, Literal
 from workersai import _json
 from workersai._envelope import EventStreamBody, envelope_result, error_from_response
 from workersai._messages import prepare_messages, render_prompt
+from workersai._think import InlineThinkFilter, prefills_think, split_inline_think
 from workersai._tools import (
     _CODE_FENCE,
     bound_tool_name,
@@ -397,6 +399,14 @@ def _from_event_stream(
     return result
 
 
+def _prefills_think(request: ChatRequest | None, model: str | None) -> bool:
+    """Whether the answer starts inside the model's reasoning: its chat template pre-fills
+    ``<think>`` — unless the prompt was sent ``raw``, without the template."""
+    if request is not None and request.body.get("raw"):
+        return False
+    return prefills_think((request.model if request else None) or model)
+
+
 def parse_chat_response(
     body: Any,
     request: ChatRequest | None = None,
@@ -455,6 +465,21 @@ def parse_chat_response(
         text = ""
     else:  # a bare number, e.g. JSON mode asked for one
         text, parsed = _text(result)
+
+    if not reasoning and parsed is None and text:
+        # Reasoning left inline by the model (cloudflare/workers-ai-provider#16, §10.10).
+        cut = (
+            finish_reason(
+                reported_finish,
+                has_tool_calls=False,
+                usage=usage,
+                max_tokens=(request.max_tokens if request else None),
+            )
+            == "length"
+        )
+        text, reasoning = split_inline_think(
+            text, prefilled=_prefills_think(request, model), cut=cut
+        )
 
     calls: list[ToolCall] = []
     for raw in raw_calls if isinstance(raw_calls, list) else ():
@@ -556,6 +581,14 @@ class ChatStreamAssembler:
         # JSON text (§3.2.8), which is salvaged into a tool call instead of streamed as text.
         self._hold_text = bool(request.forced and request.tool_schemas)
         self._held: list[str] = []
+        # Reasoning written inline between <think> tags (§10.10); made at the first event,
+        # whose model names the answer's model when there is no request.
+        self._think: InlineThinkFilter | None = None
+
+    def _think_filter(self) -> InlineThinkFilter:
+        if self._think is None:
+            self._think = InlineThinkFilter(prefilled=_prefills_think(self._request, self._model))
+        return self._think
 
     @property
     def partial_text(self) -> str:
@@ -605,9 +638,16 @@ class ChatStreamAssembler:
                 self._finish = payload["finish_reason"]
         if text is not None and not isinstance(text, str):
             text = _text(text)[0]
+        reasoning = reasoning if isinstance(reasoning, str) else ""
+        think = self._think_filter()
+        if reasoning:
+            think.pass_through()  # the server splits the reasoning out itself
+        inline_reasoning = ""
+        if text:
+            text, inline_reasoning = think.feed(text)
         chunk = ChatChunk(
             text=text or "",
-            reasoning=reasoning if isinstance(reasoning, str) else "",
+            reasoning=reasoning + inline_reasoning,
             tool_calls=self._tool_call_chunks(raw_calls),
             model=self._model,
             id=self._id,
@@ -691,34 +731,68 @@ class ChatStreamAssembler:
         return max(self._calls, default=0)
 
     def release(self) -> ChatChunk | None:
-        """Text held back while a tool was forced: salvaged tool calls, or the text itself.
+        """What was held back, as one chunk: the end of inline reasoning (§10.10), and the
+        text held while a tool was forced — salvaged tool calls, or the text itself.
 
         Call once at the end of the stream, before :meth:`finish`.
         """
+        text, reasoning = self._release_think()
+        if self._hold_text and not self._calls:
+            self._held.append(text)
+            text = ""
+        elif text:
+            self._text.append(text)
         held = "".join(self._held)
         self._held.clear()
-        if not held:
-            return None
-        calls = (
-            []
-            if self._calls
-            else salvage_tool_calls(held, self._request.tool_schemas, forced=self._request.forced)
+        tool_calls: list[ToolCallChunk] = []
+        salvaged = (
+            salvage_tool_calls(held, self._request.tool_schemas, forced=self._request.forced)
+            if held and not self._calls
+            else []
         )
-        if not calls:
+        if held and not salvaged:
             self._text.append(held)
-            return ChatChunk(text=held, model=self._model, id=self._id)
-        chunks = []
-        for index, call in enumerate(calls):
+            text += held
+        for index, call in enumerate(salvaged):
             self._calls[index] = _CallState(
                 id=call.id,
                 name=call.name,
                 arguments=[call.raw_arguments],
                 announced=True,  # pragma: no mutate (true, but nothing is fed after release)
             )
-            chunks.append(
+            tool_calls.append(
                 ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
             )
-        return ChatChunk(tool_calls=chunks, model=self._model, id=self._id)
+        if not (text or reasoning or tool_calls):
+            return None
+        return ChatChunk(
+            text=text, reasoning=reasoning, tool_calls=tool_calls, model=self._model, id=self._id
+        )
+
+    def _release_think(self) -> tuple[str, str]:
+        """Flush the inline-reasoning filter: ``(text, reasoning)`` it held back. When a
+        pre-filled model's complete answer never closed its reasoning, what streamed as
+        reasoning was the answer (see :mod:`workersai._think`): it is given back as text."""
+        if self._think is None:
+            return "", ""
+        cut = (
+            finish_reason(
+                self._finish,
+                has_tool_calls=False,
+                usage=self._usage,
+                max_tokens=self._request.max_tokens,
+            )
+            == "length"
+        )
+        text, reasoning, restored = self._think.end(cut=cut)
+        if restored is not None:
+            # Only inline reasoning streamed: a reasoning field before the text turns the
+            # filter off, and no model is known to send one after its text.
+            self._reasoning.clear()
+            text = restored
+        if reasoning:
+            self._reasoning.append(reasoning)
+        return text, reasoning
 
     def finish(self) -> ChatChunk:
         """The final chunk. Raises :class:`StreamTruncatedError` for a truncated stream."""
