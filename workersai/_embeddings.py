@@ -107,7 +107,8 @@ def build_embedding_request(
 ) -> EmbeddingRequest:
     """One request for ``texts`` (at most the model's per-request limit).
 
-    ``instruction`` is qwen3-embedding's own ``instruction`` input (sent with queries only).
+    ``instruction`` is qwen3-embedding's own ``instruction`` input (sent with queries only;
+    other models take their instruction as a prefix of each text, see :func:`plan_embeddings`).
     """
     model_id = resolve_model(model)
     if isinstance(texts, str):
@@ -175,13 +176,12 @@ def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingR
             model=request.model,
             body=body,
         )
-    shape = result.get("shape")
-    if not isinstance(shape, list):
-        shape = [len(vectors), len(vectors[0]) if vectors else 0]
     pooling = result.get("pooling")
     return EmbeddingResult(
         vectors=vectors,
-        shape=shape,
+        # The vectors' own shape rather than the reported `shape`: it cannot contradict the
+        # vectors, and EmbeddingPlan.assemble computes the final one the same way.
+        shape=[len(vectors), len(vectors[0]) if vectors else 0],
         pooling=pooling if isinstance(pooling, str) else None,
         usage=Usage.from_wire(result.get("usage")),
         model=request.model,
@@ -303,15 +303,12 @@ def plan_embeddings(
             field=f"text.{bad[0]}",
             hint="Drop empty chunks before embedding them (or replace them with a placeholder).",
         )
-    instruction = ""
-    if kind == "query":
-        instruction = query_instruction_for(model_id, query_instruction)
-    native_instruction: str | None = None
-    if instruction and uses_query_document_inputs(get_model_info(model_id)):
-        native_instruction = instruction
-    elif instruction:
+    instruction = query_instruction_for(model_id, query_instruction) if kind == "query" else ""
+    if instruction and not uses_query_document_inputs(info):
+        # a prefix of each text; qwen3-embedding takes it as its `instruction` input instead
         texts = [instruction + text for text in texts]
-    size = min(batch_size or DEFAULT_BATCH_LIMIT, batch_limit(model_id))
+    limit = batch_limit(model_id)
+    size = min(batch_size, limit) if batch_size else limit
     requests = [
         build_embedding_request(
             model_id,
@@ -319,7 +316,7 @@ def plan_embeddings(
             pooling=pooling,
             endpoint=endpoint,
             kind=kind,
-            instruction=native_instruction,
+            instruction=instruction,
         )
         for start in range(0, len(texts), size)
     ]
