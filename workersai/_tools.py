@@ -24,6 +24,7 @@ from workersai.results import ToolCall
 _TURN_SCOPED_ID = re.compile(r"^functions\.[^:\s]+:\d+$")
 # Suffix we add to make such ids unique; stripped again before the id goes back on the wire.
 _ID_SUFFIX = "~wai"
+_JSON_START = re.compile(r"[{\[]")
 _CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
@@ -36,14 +37,16 @@ def unique_tool_call_id(raw_id: Any) -> str:
     if not isinstance(raw_id, str) or not raw_id:
         return new_tool_call_id()
     if _TURN_SCOPED_ID.match(raw_id):
-        return f"{raw_id}{_ID_SUFFIX}{uuid.uuid4().hex[:8]}"
+        # Any suffix length would do: 8 hex digits only need to be unique among live calls.
+        return f"{raw_id}{_ID_SUFFIX}{uuid.uuid4().hex[:8]}"  # pragma: no mutate
     return raw_id
 
 
 def wire_tool_call_id(tool_call_id: str) -> str:
     """The id as the model originally sent it (undoes :func:`unique_tool_call_id`)."""
-    head, sep, _ = tool_call_id.partition(_ID_SUFFIX)
-    return head if sep else tool_call_id
+    # No mutation: rpartition differs only for an id holding the suffix twice, which
+    # unique_tool_call_id never makes.
+    return tool_call_id.partition(_ID_SUFFIX)[0]  # pragma: no mutate
 
 
 # --------------------------------------------------------------------------------------
@@ -106,7 +109,13 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for index, tool in enumerate(tools):
         if not isinstance(tool, Mapping):
             raise InvalidInputError(f"tools[{index}] must be a mapping", field=f"tools.{index}")
-        function = tool.get("function") if tool.get("type", "function") == "function" else None
+        kind = tool.get("type", "function")
+        if kind != "function":
+            raise InvalidInputError(
+                f"tools[{index}] has type {kind!r}; Workers AI takes only function tools",
+                field=f"tools.{index}.type",
+            )
+        function = tool.get("function")
         spec = function if isinstance(function, Mapping) else tool
         name = spec.get("name")
         if not isinstance(name, str) or not name:
@@ -229,7 +238,8 @@ def _coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         try:
             decoded = _json.loads(text)
         except ValueError:
-            decoded = None
+            # No mutation: any value that matches no type would do ("" is no non-string type).
+            decoded = None  # pragma: no mutate
             if "boolean" in types and text.lower() in ("true", "false"):
                 decoded = text.lower() == "true"
         if decoded is not None and _matches(decoded, types):
@@ -331,7 +341,7 @@ _HARMONY_MARKER = "<|"
 def bound_tool_name(name: str, schemas: Mapping[str, Mapping[str, Any]] | None) -> str:
     """``name`` without a harmony suffix when what precedes it is a bound tool."""
     if schemas and name not in schemas and _HARMONY_MARKER in name:
-        head = name.split(_HARMONY_MARKER, 1)[0].strip()
+        head = name.partition(_HARMONY_MARKER)[0].strip()
         if head in schemas:
             return head
     return name
@@ -375,18 +385,15 @@ def tool_call_from_wire(
 def _json_values(text: str) -> Iterator[Any]:
     """Each JSON object or array embedded in prose (``Sure: {...} done``), left to right."""
     decoder = json.JSONDecoder()
-    index = 0
-    while index < len(text):
-        if text[index] in "{[":
-            try:
-                value, end = decoder.raw_decode(text, index)
-            except ValueError:
-                index += 1
-                continue
-            yield value
-            index = end
-        else:
-            index += 1
+    end = 0
+    for start in _JSON_START.finditer(text):
+        if start.start() < end:
+            continue  # inside the value just yielded
+        try:
+            value, end = decoder.raw_decode(text, start.start())
+        except ValueError:
+            continue
+        yield value
 
 
 def _value_fits(value: Any, schema: Mapping[str, Any]) -> bool:
@@ -453,7 +460,7 @@ def _fitting(raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]]) -
 
 def _forced_name(forced: str | bool, schemas: Mapping[str, Mapping[str, Any]]) -> str | None:
     if isinstance(forced, str):
-        return forced if forced in schemas else None
+        return forced  # an unbound name fits nothing: tool_call_from_wire marks it invalid
     if forced is True and len(schemas) == 1:
         return next(iter(schemas))  # "required" with one tool bound can only mean that tool
     return None
@@ -482,7 +489,8 @@ def salvage_tool_calls(
         stripped = fenced.group(1)
     forced_name = _forced_name(forced, schemas)
     try:
-        whole = _json.loads(stripped) if stripped[:1] in ("{", "[") else None
+        # No mutation of the guard: it only spares parsing prose; a JSON scalar is no call.
+        whole = _json.loads(stripped) if stripped[:1] in ("{", "[") else None  # pragma: no mutate
     except ValueError:
         whole = None
     # Unforced, only a whole answer that is JSON counts; a forced answer may wrap the call
