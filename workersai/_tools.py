@@ -413,7 +413,10 @@ def arguments_fit(arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> bo
     for key in required if isinstance(required, list) else ():
         if isinstance(key, str) and key not in arguments:
             return False
-    foreign_allowed = bool(schema.get("additionalProperties"))
+    # JSON Schema: `true` and any schema (even `{}`) admit other keys; `false` and, for this
+    # decision only, an absent keyword do not (a text is a call only when it clearly is one).
+    extra = schema.get("additionalProperties")
+    foreign_allowed = extra is True or isinstance(extra, Mapping)
     for key, value in arguments.items():
         spec = properties.get(key)
         if not isinstance(spec, Mapping):

@@ -440,9 +440,15 @@ def test_arguments_fit_the_schema(arguments: dict[str, Any], fits: bool) -> None
     assert arguments_fit(arguments, WEATHER) is fits
 
 
-def test_foreign_keys_fit_when_additional_properties_are_allowed() -> None:
-    schema = {**WEATHER, "additionalProperties": True}
-    assert arguments_fit({"city": "Oslo", "mood": "sunny"}, schema)
+@pytest.mark.parametrize(
+    ("extra", "allowed"),
+    [(True, True), ({}, True), ({"type": "string"}, True), (False, False), (None, False)],
+    ids=repr,
+)
+def test_foreign_keys_fit_when_additional_properties_are_allowed(extra: Any, allowed: bool) -> None:
+    # JSON Schema: `{}` (any value) admits other keys as `true` does
+    schema = {**WEATHER, "additionalProperties": extra} if extra is not None else WEATHER
+    assert arguments_fit({"city": "Oslo", "mood": "sunny"}, schema) is allowed
     assert not arguments_fit({"city": "Oslo", "days": "two"}, schema)
 
 
