@@ -164,17 +164,19 @@ class BatchJob:
         items = self.items
         refs = [item.external_reference for item in items]
         if self.references is not None:
-            position = {ref: i for i, ref in enumerate(self.references) if ref is not None}
+            position: dict[str | None, int] = {
+                ref: i for i, ref in enumerate(self.references) if ref is not None
+            }
             if len(position) == len(self.references):
                 if len(items) != len(position):
                     raise self._malformed(
                         f"answered {len(items)} responses for {len(position)} requests"
                     )
                 if len(set(refs)) == len(items) and all(ref in position for ref in refs):
-                    return sorted(items, key=lambda item: position[item.external_reference or ""])
-        indices = {str(i) for i in range(len(items))}
-        if len(set(refs)) == len(items) and set(refs) == indices:
-            return sorted(items, key=lambda item: int(item.external_reference or 0))
+                    return sorted(items, key=lambda item: position[item.external_reference])
+        index: dict[str | None, int] = {str(i): i for i in range(len(items))}
+        if set(refs) == index.keys():  # the indices, each once (as many as the items)
+            return sorted(items, key=lambda item: index[item.external_reference])
         ids = [item.id for item in items]
         if all(i is not None for i in ids) and len(set(ids)) == len(items):
             return sorted(items, key=lambda item: item.id or 0)
@@ -302,7 +304,9 @@ def submit_request(
         items.append(item)
     # Submitting queues and bills a job: a retry after the server may have accepted it
     # would queue it twice (see the transport's idempotent rule). Polls are safe to retry.
-    model_id, prepared = _job_request(prepare, model, {"requests": items}, idempotent=False)
+    body = {"requests": items}
+    # idempotent=None would read as False too (the transport tests `not req.idempotent`)
+    model_id, prepared = _job_request(prepare, model, body, idempotent=False)  # pragma: no mutate
     return model_id, prepared, [item["external_reference"] for item in items]
 
 
@@ -331,14 +335,14 @@ class BatchBook:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._references: OrderedDict[str, list[Any]] = OrderedDict()
+        self._references: OrderedDict[str, list[str | None]] = OrderedDict()
         self._recorded: OrderedDict[str, None] = OrderedDict()
 
     def _remember(self, store: OrderedDict[str, Any], key: str, value: Any) -> None:
         store[key] = value
         store.move_to_end(key)
         while len(store) > self._MAX_JOBS:
-            store.popitem(last=False)
+            store.popitem(last=False)  # pragma: no mutate (last=None is False too)
 
     def job(
         self,
@@ -348,14 +352,13 @@ class BatchBook:
         request_id: str | None = None,
         references: list[Any] | None = None,
     ) -> BatchJob:
-        job_id = (
-            str(result.get("request_id") or request_id or "") if isinstance(result, Mapping) else ""
-        )
+        job = BatchJob.from_result(result, request_id=request_id, references=references)
         with self._lock:
-            if references is not None and job_id:
-                self._remember(self._references, job_id, references)
-            known = references if references is not None else self._references.get(job_id)
-        job = BatchJob.from_result(result, request_id=request_id, references=known)
+            if job.references is not None:
+                if job.request_id:  # a job without an id can never be polled
+                    self._remember(self._references, job.request_id, list(job.references))
+            elif job.request_id in self._references:
+                job.references = list(self._references[job.request_id])
         if job.done:
             self._record_once(model_id, job)
         return job
@@ -386,6 +389,13 @@ def _record_batch_usage(model_id: str, job: BatchJob) -> None:
         )
 
 
+def _check_wait_seconds(poll_interval: float, max_poll_interval: float, timeout: float) -> None:
+    """Each of a wait's durations is a positive, finite number of seconds."""
+    check_seconds("poll_interval", poll_interval)
+    check_seconds("max_poll_interval", max_poll_interval)
+    check_seconds("timeout", timeout)
+
+
 class _PollSchedule:
     """When to poll a job again: waits growing ×1.5 from ``poll_interval`` up to
     ``max_poll_interval``, until ``deadline`` (``time.monotonic()``)."""
@@ -408,9 +418,7 @@ class _PollSchedule:
     def checked(
         cls, request_id: str, poll_interval: float, max_poll_interval: float, timeout: float
     ) -> _PollSchedule:
-        check_seconds("poll_interval", poll_interval)
-        check_seconds("max_poll_interval", max_poll_interval)
-        timeout = check_seconds("timeout", timeout)
+        _check_wait_seconds(poll_interval, max_poll_interval, timeout)
         return cls(request_id, poll_interval, max_poll_interval, timeout, time.monotonic())
 
     def next_wait(self, job: BatchJob) -> float:
@@ -528,20 +536,18 @@ class AsyncBatchAPI(_BatchAPIBase):
 # --------------------------------------------------------------------------------------
 
 
-def batch_job_groups(
-    plan: EmbeddingPlan, max_bytes: int | None = None
-) -> list[list[EmbeddingRequest]]:
-    """The plan's requests grouped into Batch API jobs that stay under the payload limit."""
+def batch_job_groups(plan: EmbeddingPlan, max_bytes: int) -> list[list[EmbeddingRequest]]:
+    """The plan's requests grouped into Batch API jobs of at most ``max_bytes`` of requests
+    each (a request larger than that goes alone)."""
     if plan.requests and plan.requests[0].route.startswith("v1/"):
         raise InvalidInputError(
             "the Batch API needs the native endpoint", field="endpoint", hint="Drop endpoint=..."
         )
-    limit = max_bytes or EMBEDDING_JOB_BYTES
     groups: list[list[EmbeddingRequest]] = []
-    size = 0
+    size = max_bytes  # as if a job were full: the first request opens one
     for request in plan.requests:
         weight = len(_json.dumps(request.body)) + 1
-        if not groups or size + weight > limit:
+        if size + weight > max_bytes:
             groups.append([])
             size = 0
         groups[-1].append(request)
@@ -556,7 +562,9 @@ def _job_results(group: list[EmbeddingRequest], outputs: list[Any]) -> list[Embe
             model=group[0].model,
             body=outputs,
         )
-    return [parse_embedding_response(out, req) for req, out in zip(group, outputs, strict=True)]
+    # strict=True or not is the same here: the lengths were compared just above
+    pairs = zip(group, outputs, strict=True)  # pragma: no mutate
+    return [parse_embedding_response(out, req) for req, out in pairs]
 
 
 class _JobsProgress:
@@ -593,7 +601,7 @@ def _schedules(
 
 def _checked_options(options: BatchWaitOptions | None) -> BatchWaitOptions:
     options = options or BatchWaitOptions()
-    _PollSchedule.checked("", options.poll_interval, options.max_poll_interval, options.timeout)
+    _check_wait_seconds(options.poll_interval, options.max_poll_interval, options.timeout)
     size = options.max_job_bytes
     if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_JOB_BYTES:
         raise InvalidInputError(
@@ -622,7 +630,10 @@ def run_plan_on_batch_api(
     jobs = [batch.submit(plan.model, [r.body for r in group]) for group in groups]
     progress = _JobsProgress(plan, on_progress)
     results: list[EmbeddingResult] = []
-    for group, job, schedule in zip(groups, jobs, _schedules(jobs, options, started), strict=True):
+    # one job and one schedule per group by construction: strict=True or not is the same
+    schedules = _schedules(jobs, options, started)
+    per_group = zip(groups, jobs, schedules, strict=True)  # pragma: no mutate
+    for group, job, schedule in per_group:
         if schedule is not None:
             job = batch._wait(plan.model, schedule)
         results.extend(_job_results(group, job.results()))
@@ -654,7 +665,7 @@ async def arun_plan_on_batch_api(
         return parsed
 
     schedules = _schedules(jobs, options, started)
-    per_job = await gather_or_cancel(
-        [finish(*job) for job in zip(groups, jobs, schedules, strict=True)]
-    )
+    # one job and one schedule per group by construction: strict=True or not is the same
+    per_group = zip(groups, jobs, schedules, strict=True)  # pragma: no mutate
+    per_job = await gather_or_cancel([finish(*job) for job in per_group])
     return plan.assemble([result for job_results in per_job for result in job_results])

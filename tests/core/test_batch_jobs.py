@@ -339,6 +339,8 @@ def test_unknown_order_is_an_error_not_a_guess(
             done.results()
 
 
+# the first job is held until the others are done: "waited together" cannot depend on load
+@pytest.mark.parametrize("queue", [{"first_waits_for_the_rest": True}], indirect=True)
 @pytest.mark.parametrize("fresh_client", [False, True], ids=["same-client", "new-client"])
 def test_async_jobs_polled_later_by_request_id(
     server: WorkersAIServer, queue: BatchQueue, fast_retries: RetryPolicy, fresh_client: bool
