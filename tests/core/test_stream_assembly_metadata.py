@@ -250,3 +250,39 @@ def test_an_event_stream_answer_in_json_mode_is_parsed() -> None:
     assert parse_chat_response(body, request).parsed == {"a": 1}
     # not JSON mode: JSON-looking text stays text
     assert parse_chat_response(_event_stream({"response": '{"a": 1}'}), _native()).parsed is None
+
+
+def test_a_stream_of_tool_calls_only_releases_nothing_and_has_no_text() -> None:
+    # §4: an OpenAI-format stream whose only content is a tool call; no inline-reasoning
+    # filter was ever needed, and the end of the stream must not invent text for it
+    request = build_chat_request(
+        LLAMA,
+        USER,
+        stream=True,
+        tools=[{"type": "function", "function": {"name": "get_time", "parameters": {}}}],
+        endpoint="openai",
+    )
+    assembler = ChatStreamAssembler(request)
+    call = {"index": 0, "id": "c1", "function": {"name": "get_time", "arguments": "{}"}}
+    _feed(assembler, {"choices": [{"delta": {"tool_calls": [call]}}]}, "[DONE]")
+    assert assembler.release() is None
+    result = assembler.result()
+    assert (result.text, result.reasoning) == ("", None)
+    assert [c.name for c in result.tool_calls] == ["get_time"]
+
+
+def test_a_responses_api_message_skips_parts_that_are_not_objects() -> None:
+    # §5: the content list of a Responses-API message; a bare string part is no text part
+    body = {
+        "result": {
+            "object": "response",
+            "output": [
+                {
+                    "type": "message",
+                    "content": ["stray", {"type": "output_text", "text": "Paris."}],
+                }
+            ],
+        }
+    }
+    request = build_chat_request("@cf/openai/gpt-oss-120b", USER)
+    assert parse_chat_response(body, request).text == "Paris."
