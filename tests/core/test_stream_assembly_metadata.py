@@ -286,3 +286,14 @@ def test_a_responses_api_message_skips_parts_that_are_not_objects() -> None:
     }
     request = build_chat_request("@cf/openai/gpt-oss-120b", USER)
     assert parse_chat_response(body, request).text == "Paris."
+
+
+def test_a_stream_of_only_its_usage_trailer_releases_nothing() -> None:
+    # §4: the include_usage trailer comes with `choices: []`; an answer of nothing else
+    # (max_tokens 0, say) has no text, and its end must not invent any
+    assembler = ChatStreamAssembler(build_chat_request(LLAMA, USER, stream=True, endpoint="openai"))
+    usage = {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
+    _feed(assembler, {"choices": [], "usage": usage}, "[DONE]")
+    assert assembler.release() is None
+    result = assembler.result()
+    assert (result.text, result.reasoning, result.usage) == ("", None, Usage(9, 0, 9))
