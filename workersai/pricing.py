@@ -105,10 +105,14 @@ def estimate_cost(
         if usage is None:
             return CostEstimate(None, "no token usage reported")
         cached = (usage.cached_tokens or 0) if "tokens_cached" in rates else 0
+        # (usd is still 0.0 here, and cached is 0 unless tokens_cached has a rate: mutation
+        # testing's `usd =` and other defaults for tokens_cached change nothing)
         usd += (usage.prompt_tokens - cached) * rates.get("tokens_in", 0.0)
         usd += cached * rates.get("tokens_cached", 0.0)
         if usage.completion_tokens and "tokens_out" not in rates and "tokens_in" in rates:
             return CostEstimate(None, "no published output-token price")
+        # (a table without an output rate prices input tokens, and output tokens were refused
+        # just above: the default only ever multiplies 0)
         usd += usage.completion_tokens * rates.get("tokens_out", 0.0)
     if "audio_minute" in rates:
         if audio_seconds is None:
