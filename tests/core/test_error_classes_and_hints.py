@@ -670,3 +670,10 @@ def test_a_truncated_stream_keeps_the_text_received() -> None:
     err = errors.StreamTruncatedError("cut", partial_text="Hello, wor", hint="retry")
     assert (err.partial_text, err.hint, str(err)) == ("Hello, wor", "retry", "cut\nHint: retry")
     assert errors.StreamTruncatedError("cut").partial_text == ""
+
+
+def test_the_message_is_the_exception_argument_and_the_hint_follows_it_in_str() -> None:
+    # logging and pickling read `args`; str() adds the hint on its own line
+    error = errors.InvalidInputError("max_tokens must be positive", hint="Pass 1 or more.")
+    assert error.args == ("max_tokens must be positive",)
+    assert str(error) == "max_tokens must be positive\nHint: Pass 1 or more."
