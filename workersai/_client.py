@@ -17,6 +17,7 @@ and the clients wire them together:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ import httpx
 
 from workersai import _json
 from workersai._chat import ChatRequest, build_chat_request, parse_chat_response
+from workersai._concurrency import Post, check_concurrency, run_on_private_loop
 from workersai._config import (
     Credentials,
     GatewayOptions,
@@ -33,6 +35,7 @@ from workersai._config import (
 )
 from workersai._embeddings import (
     DEFAULT_MAX_CONCURRENCY,
+    EmbeddingPlan,
     EmbeddingRequest,
     EmbedKind,
     ProgressCallback,
@@ -64,6 +67,7 @@ from workersai._transport import (
     RetryPolicy,
     SyncTransport,
     check_headers,
+    choose_async_backend,
     coerce_timeout,
     decode_body,
     merge_headers,
@@ -83,6 +87,8 @@ from workersai.models import ModelInfo, get_catalog, resolve_model, search_page,
 from workersai.results import ChatChunk, ChatResult, EmbeddingResult
 from workersai.tasks import AsyncTaskMethods, TaskMethods
 from workersai.usage import record_request, record_run
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["AsyncChatStream", "AsyncWorkersAI", "ChatStream", "Multipart", "WorkersAI"]
 
@@ -621,8 +627,11 @@ class WorkersAI(TaskMethods, _ClientBase):
 
         Texts are split into requests of at most ``batch_size`` and the model's own limit
         (100 for BGE, 32 for qwen3-embedding), sent up to ``max_concurrency`` at a time from
-        a thread pool (no event loop: safe inside Jupyter). The first failure, after the
-        transport's retries, is raised and the requests not yet sent are dropped.
+        a thread pool — or, for a job of more than two rounds when aiohttp is installed, from
+        an event loop of its own in a helper thread: decoding large answers in threads that
+        share the GIL is slower than on one loop. Either way it works inside Jupyter, and
+        ``on_progress`` is called in this thread. The first failure, after the transport's
+        retries, is raised and the requests not yet sent are dropped.
 
         Args:
             model: Embedding model id or short name.
@@ -662,6 +671,11 @@ class WorkersAI(TaskMethods, _ClientBase):
             return run_plan_on_batch_api(
                 plan, self.batch, options=batch_wait, on_progress=on_progress
             )
+        if self._runs_on_private_loop(len(plan.requests), max_concurrency):
+            logger.debug("Embedding %d requests on a private event loop", len(plan.requests))
+            return run_on_private_loop(
+                lambda post: self._embed_on_loop(plan, max_concurrency, timeout, on_progress, post)
+            )
         return run_plan(
             plan,
             lambda request: self._embed_once(request, timeout),
@@ -674,6 +688,51 @@ class WorkersAI(TaskMethods, _ClientBase):
     ) -> EmbeddingResult:
         response = self._transport.request(self._feature_request(request, timeout))
         return self._embed_result(response, request)
+
+    def _runs_on_private_loop(self, requests: int, max_concurrency: int) -> bool:
+        """Whether a job of ``requests`` is sent from one event loop on aiohttp rather than
+        from threads: only when this client owns its connections (a client passed in is
+        used as is), aiohttp is there and not declined (``WORKERSAI_ASYNC_HTTP=httpx``), and
+        the job is more than two rounds long, so the loop's own new connections are paid
+        back (a short job keeps the pooled, already open ones)."""
+        return (
+            self._transport.backend == "httpx"
+            and requests > 2 * check_concurrency(max_concurrency)
+            and choose_async_backend(None, None)[0] == "aiohttp"
+        )
+
+    async def _embed_on_loop(
+        self,
+        plan: EmbeddingPlan,
+        max_concurrency: int,
+        timeout: float | httpx.Timeout | None,
+        on_progress: ProgressCallback | None,
+        post: Post,
+    ) -> EmbeddingResult:
+        """A sync client's job on its private loop: the async twin's sending and decoding,
+        over a transport of this loop's own (same timeout and retry policy), closed at the
+        end; progress is posted back to the caller's thread."""
+        transport = AsyncTransport(
+            timeout=self.timeout, retry_policy=self.retry_policy, http_backend="aiohttp"
+        )
+
+        async def send(request: EmbeddingRequest) -> EmbeddingResult:
+            response = await transport.request(self._feature_request(request, timeout))
+            return self._embed_result(response, request)
+
+        def progress(done: int, total: int) -> None:
+            assert on_progress is not None
+            post(lambda: on_progress(done, total))
+
+        try:
+            return await arun_plan(
+                plan,
+                send,
+                max_concurrency=max_concurrency,
+                on_progress=None if on_progress is None else progress,
+            )
+        finally:
+            await transport.aclose()
 
     # -- reranking ------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """Many calls at once, at most N in flight, results in input order: threads for the sync
-clients (no event loop, so safe inside Jupyter), tasks on the running loop for the async ones.
+clients (no event loop, so safe inside Jupyter), tasks on the running loop for the async ones,
+and :func:`run_on_private_loop` for sync jobs whose answers take real CPU to decode: threads
+fighting over the GIL for that work are slower than one event loop doing all of it.
 
 The first failure is raised and what has not started is dropped — a failed job stops paying
 for requests whose results would be thrown away. Retries are the transport's job, never
@@ -10,19 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Sequence
+import queue
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from workersai.errors import InvalidInputError
 
-__all__ = ["amap_bounded", "check_concurrency", "gather_or_cancel", "map_bounded"]
+__all__ = [
+    "Post",
+    "amap_bounded",
+    "check_concurrency",
+    "gather_or_cancel",
+    "map_bounded",
+    "run_on_private_loop",
+]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 OnResult = Callable[[int, Any], None]
 """``on_result(index, result)``, called as each call completes (in the calling thread/loop)."""
+
+Post = Callable[[Callable[[], None]], None]
+"""``post(fn)``: have ``fn()`` called in the thread that started a private-loop job."""
 
 
 def check_concurrency(value: Any, name: str = "max_concurrency") -> int:
@@ -112,3 +126,96 @@ async def gather_or_cancel(aws: Sequence[Awaitable[_T]]) -> list[_T]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run_on_private_loop(job: Callable[[Post], Coroutine[Any, Any, _R]]) -> _R:
+    """Run the coroutine ``job(post)`` on an event loop of its own, for a sync caller;
+    return its result or raise its exception.
+
+    The loop runs in this thread when none is running here (the usual case; it is never
+    made this thread's current loop), and in a helper thread under a running loop
+    (Jupyter) while this one waits. Either way every function the job hands to ``post`` is
+    called in this thread, in order (progress callbacks stay where the thread-pool path calls
+    them), and the job runs in a copy of this thread's context (usage trackers follow it).
+    If the wait is interrupted (Ctrl-C) or a posted function raises, the job is cancelled —
+    its tasks stop and close their connections — before the exception propagates.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_here(job)
+    return _run_in_helper_thread(job)
+
+
+def _run_here(job: Callable[[Post], Coroutine[Any, Any, _R]]) -> _R:
+    # This thread rather than a helper: the buffers of the answers are freed and reused where
+    # they were allocated (a new thread gets a fresh malloc arena, paid again in page faults).
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(job(lambda fn: fn()))
+        try:
+            return loop.run_until_complete(task)
+        except BaseException:
+            # Ctrl-C (or a posted function's error) lands here with the job mid-flight: stop
+            # it. A KeyboardInterrupt raised in one of its tasks is raised again out of the
+            # loop by each task it passes through on the way up; keep going until it is done.
+            while not task.done():
+                task.cancel()
+                try:
+                    loop.run_until_complete(asyncio.wait([task]))
+                except BaseException:  # noqa: S112 - the same interruption, already propagating
+                    continue
+            if not task.cancelled():
+                task.exception()  # retrieved here, so asyncio does not log it as never retrieved
+            raise
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())  # DNS lookups' threads
+        finally:
+            loop.close()
+
+
+def _run_in_helper_thread(job: Callable[[Post], Coroutine[Any, Any, _R]]) -> _R:
+    inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    started: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+    cancelled = threading.Event()
+
+    async def main() -> _R:
+        task = asyncio.current_task()
+        assert task is not None
+        started.append((asyncio.get_running_loop(), task))
+        if cancelled.is_set():  # cancelled before the loop could be told
+            raise asyncio.CancelledError
+        return await job(lambda fn: inbox.put(("call", fn)))
+
+    def run() -> None:
+        try:
+            inbox.put(("done", asyncio.run(main())))
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            inbox.put(("failed", exc))
+
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(run,), name="workersai-loop", daemon=True
+    )
+    thread.start()
+    try:
+        while True:
+            kind, value = inbox.get()
+            if kind == "call":
+                value()
+            elif kind == "done":
+                return value
+            else:
+                raise value
+    except BaseException:
+        cancelled.set()
+        if started:
+            loop, task = started[0]
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop already finished: nothing left to cancel
+                pass
+        raise
+    finally:
+        thread.join()

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from workersai._concurrency import amap_bounded, map_bounded
 from workersai._envelope import envelope_result
+from workersai._json import untrack_number_lists
 from workersai.errors import InvalidInputError, UnexpectedResponseError
 from workersai.models import ModelInfo, get_model_info, resolve_model
 from workersai.results import EmbeddingResult, Usage
@@ -176,6 +177,7 @@ def parse_embedding_response(body: Any, request: EmbeddingRequest) -> EmbeddingR
             model=request.model,
             body=body,
         )
+    untrack_number_lists(vectors)
     pooling = result.get("pooling")
     return EmbeddingResult(
         vectors=vectors,
