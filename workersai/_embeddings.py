@@ -8,10 +8,11 @@ OpenAI-compatible ``/ai/v1/embeddings``: ``{"model", "input"}`` → ``{"data": [
 Any number of texts is embedded as a :class:`EmbeddingPlan`: requests of at most the model's
 per-request limit (100 for BGE, 32 for qwen3-embedding), sent concurrently by
 :func:`run_plan` (a thread pool over the sync client: no event loop, so it also works inside
-Jupyter) or :func:`arun_plan` (bounded tasks on the running loop), or queued through the
-Batch API by :func:`workersai.batch.run_plan_on_batch_api`. Vectors always come back in input
-order, whatever order the requests complete in. Retries are the transport's job, never this
-module's.
+Jupyter) or :func:`arun_plan` (bounded tasks on the running loop; the sync client also runs
+jobs of more than two rounds this way, on a private loop: see ``WorkersAI.embed``), or queued
+through the Batch API by :func:`workersai.batch.run_plan_on_batch_api`. Vectors always come
+back in input order, whatever order the requests complete in. Retries are the transport's job,
+never this module's.
 
 Empty strings: Workers AI rejects ``""`` (``minLength: 1``), so a plan refuses them with
 :class:`~workersai.errors.InvalidInputError` naming the offending positions, before any
