@@ -203,7 +203,9 @@ class WorkersAIEmbedding(WorkersAIClientFields, BaseEmbedding):
             event.on_end(
                 payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: batch.vectors}
             )
-        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=batch.vectors))
+        # Built without validation: it would copy every float of every vector (~0.15 s for
+        # 10,000 texts, a third of the embedding itself) into lists the handlers then hold.
+        dispatcher.event(EmbeddingEndEvent.model_construct(chunks=texts, embeddings=batch.vectors))
 
 
 @dataclass

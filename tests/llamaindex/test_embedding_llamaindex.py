@@ -11,6 +11,10 @@ import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.callbacks import CallbackManager, CBEventType, LlamaDebugHandler
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.settings import _Settings
 from llama_index.core.storage.kvstore import SimpleKVStore
@@ -165,6 +169,28 @@ def test_embedding_events_carry_every_chunk(server: WorkersAIServer) -> None:
     assert len(pairs) == 1
     assert pairs[0][1].payload is not None
     assert len(pairs[0][1].payload["chunks"]) == 150
+
+
+@loopback
+def test_instrumentation_events_carry_the_vectors_themselves(server: WorkersAIServer) -> None:
+    class Events(BaseEventHandler):
+        seen: list[BaseEvent] = []
+
+        def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+            self.seen.append(event)
+
+    handler = Events()
+    dispatcher = get_dispatcher("llamaindex_workersai.embeddings")
+    dispatcher.add_event_handler(handler)
+    try:
+        vectors = make(server).get_text_embedding_batch(texts(150))
+    finally:
+        dispatcher.event_handlers.remove(handler)
+    ends = [e for e in handler.seen if isinstance(e, EmbeddingEndEvent)]
+    assert len(ends) == 1
+    assert ends[0].chunks == texts(150)
+    assert ends[0].embeddings is vectors  # not a validated copy of 115,200 floats
+    assert ends[0].span_id is not None  # the defaults a validated event gets
 
 
 @loopback
