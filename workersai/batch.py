@@ -34,7 +34,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -396,9 +396,24 @@ def _check_wait_seconds(poll_interval: float, max_poll_interval: float, timeout:
     check_seconds("timeout", timeout)
 
 
+def poll_waits(poll_interval: float, max_poll_interval: float) -> Iterator[float]:
+    """Seconds to wait before each poll of a queued job: ``poll_interval``, then ×1.5 each
+    time, at most ``max_poll_interval`` (the one schedule of every Batch API poller).
+
+    Example:
+        >>> waits = poll_waits(1.0, 3.0)
+        >>> [next(waits) for _ in range(5)]
+        [1.0, 1.5, 2.25, 3.0, 3.0]
+    """
+    wait = poll_interval
+    while True:
+        yield wait
+        wait = min(wait * 1.5, max_poll_interval)
+
+
 class _PollSchedule:
-    """When to poll a job again: waits growing ×1.5 from ``poll_interval`` up to
-    ``max_poll_interval``, until ``deadline`` (``time.monotonic()``)."""
+    """When to poll one job again (:func:`poll_waits`), until ``deadline``
+    (``time.monotonic()``)."""
 
     def __init__(
         self,
@@ -409,8 +424,7 @@ class _PollSchedule:
         started: float,
     ) -> None:
         self.request_id = request_id
-        self.interval = poll_interval
-        self.max_interval = max_poll_interval
+        self.waits = poll_waits(poll_interval, max_poll_interval)
         self.timeout = timeout
         self.deadline = started + timeout
 
@@ -424,13 +438,12 @@ class _PollSchedule:
     def next_wait(self, job: BatchJob) -> float:
         """Seconds to sleep before the next poll of a pending ``job``; raises
         :class:`BatchTimeoutError` when the next poll would come after the deadline."""
-        wait = self.interval
+        wait = next(self.waits)
         if time.monotonic() + wait > self.deadline:
             raise BatchTimeoutError(
                 f"Batch {self.request_id} still {job.status} after {self.timeout:.0f}s",
                 request_id=self.request_id,
             )
-        self.interval = min(self.interval * 1.5, self.max_interval)
         return wait
 
 

@@ -37,7 +37,7 @@ from workersai import (
     batch,
 )
 from workersai._embeddings import plan_embeddings
-from workersai.batch import BatchBook, BatchJob, batch_job_groups
+from workersai.batch import BatchBook, BatchJob, batch_job_groups, poll_waits
 from workersai.testing import Reply, WorkersAIServer, echo_vector
 from workersai.usage import track_usage
 
@@ -850,3 +850,9 @@ def test_a_job_with_fewer_results_than_requests_is_an_unexpected_response() -> N
     assert (info.value.status_code, info.value.model, info.value.body) == (200, BGE, outputs)
     with pytest.raises(UnexpectedResponseError, match="returned 0 results for 1 requests"):
         batch._job_results(group[:1], [])
+
+
+def test_polls_wait_longer_each_time_up_to_the_cap() -> None:
+    # the one schedule of client.batch.wait, the embedding runner and the generation job
+    waits = poll_waits(0.4, 1.0)
+    assert [next(waits) for _ in range(5)] == pytest.approx([0.4, 0.6, 0.9, 1.0, 1.0])

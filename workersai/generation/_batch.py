@@ -41,7 +41,7 @@ from workersai._client import AsyncWorkersAI, WorkersAI
 from workersai._envelope import error_from_response
 from workersai._fallback import fallback_reason
 from workersai._messages import render_prompt
-from workersai.batch import MAX_JOB_BYTES, BatchJob, BatchWaitOptions
+from workersai.batch import MAX_JOB_BYTES, BatchJob, BatchWaitOptions, poll_waits
 from workersai.errors import APIError, InvalidInputError, UnexpectedResponseError, WorkersAIError
 from workersai.generation._direct import Job
 from workersai.generation._records import Record, Survey, record_key
@@ -347,10 +347,9 @@ def run_batch(client: WorkersAI, run: BatchRun) -> None:
                 break
             run.submitted(chunk, records, job)
             break
-    interval = run.options.poll_interval
+    waits = poll_waits(run.options.poll_interval, run.options.max_poll_interval)
     while run.polls and not run.expired():
-        time.sleep(interval)
-        interval = min(interval * 1.5, run.options.max_poll_interval)
+        time.sleep(next(waits))
         for chunk in list(run.polls):
             assert chunk.request_id is not None
             job = client.batch.poll(chunk.model, chunk.request_id)
@@ -374,10 +373,9 @@ async def arun_batch(client: AsyncWorkersAI, run: BatchRun) -> None:
                 break
             run.submitted(chunk, records, job)
             break
-    interval = run.options.poll_interval
+    waits = poll_waits(run.options.poll_interval, run.options.max_poll_interval)
     while run.polls and not run.expired():
-        await asyncio.sleep(interval)
-        interval = min(interval * 1.5, run.options.max_poll_interval)
+        await asyncio.sleep(next(waits))
         for chunk in list(run.polls):
             assert chunk.request_id is not None
             job = await client.batch.poll(chunk.model, chunk.request_id)
