@@ -18,6 +18,7 @@ Cassette modes (``WORKERSAI_CASSETTES``):
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import gc
@@ -134,6 +135,19 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
 
 #: Lets a test reach servers on 127.0.0.1 and nothing else, even under --disable-socket.
 LOOPBACK = pytest.mark.allow_hosts(["127.0.0.1"])
+
+
+def settle_ast_after_keyboard_interrupt() -> None:
+    """Absorb a CPython 3.11 bug before pytest parses source again (it does to rewrite an
+    import or to show a failure): after a KeyboardInterrupt leaves an asyncio task, the next
+    large ``ast.parse`` in the process fails once with "AST constructor recursion depth
+    mismatch". asyncio alone reproduces it (a task raising KeyboardInterrupt under
+    ``loop.run_until_complete``); 3.10, 3.12 and 3.13 do not. Call it after a test that
+    interrupts a job on a private event loop."""
+    try:
+        ast.parse(inspect.getsource(asyncio.base_events))
+    except SystemError:
+        pass
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,7 +15,7 @@ import contextvars
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from workersai.errors import InvalidInputError
@@ -75,7 +75,9 @@ def map_bounded(
             for index, item in enumerate(items)
         }
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            # Each completion as it happens (FIRST_EXCEPTION would wait for all of them when
+            # none fails, and report progress only at the end).
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 index = pending.pop(future)
                 results[index] = future.result()  # raises the first failure
@@ -156,11 +158,12 @@ def _run_here(job: Callable[[Post], Coroutine[Any, Any, _R]]) -> _R:
         try:
             return loop.run_until_complete(task)
         except BaseException:
-            # Ctrl-C (or a posted function's error) lands here with the job mid-flight: stop
-            # it. A KeyboardInterrupt raised in one of its tasks is raised again out of the
-            # loop by each task it passes through on the way up; keep going until it is done.
+            # Ctrl-C (or a posted function's error) lands here with the job mid-flight: cancel
+            # it once and let it clean up (close its connections). A KeyboardInterrupt in one
+            # of its tasks is raised out of the loop again by each task it passes through on
+            # the way up: keep waiting until the job is done.
+            task.cancel()
             while not task.done():
-                task.cancel()
                 try:
                     loop.run_until_complete(asyncio.wait([task]))
                 except BaseException:  # noqa: S112 - the same interruption, already propagating
@@ -193,10 +196,16 @@ def _run_in_helper_thread(job: Callable[[Post], Coroutine[Any, Any, _R]]) -> _R:
         try:
             inbox.put(("done", asyncio.run(main())))
         except BaseException as exc:  # handed to the caller's thread, raised there
-            inbox.put(("failed", exc))
+            # (the label is for the reader: what is neither "call" nor "done" is raised)
+            inbox.put(("failed", exc))  # pragma: no mutate
 
     thread = threading.Thread(
-        target=contextvars.copy_context().run, args=(run,), name="workersai-loop", daemon=True
+        target=contextvars.copy_context().run,
+        args=(run,),
+        name="workersai-loop",
+        # Joined below in any case: being a daemon only matters when that wait is itself cut
+        # short (a second Ctrl-C), and then the interpreter must still be able to exit.
+        daemon=True,  # pragma: no mutate
     )
     thread.start()
     try:

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LOOPBACK
+from tests.conftest import LOOPBACK, settle_ast_after_keyboard_interrupt
 from workersai import AsyncWorkersAI, ModelInputError, RetryPolicy, WorkersAI
 from workersai._concurrency import run_on_private_loop
-from workersai._json import untrack_number_lists
+from workersai._json import _gc_untrack_function, untrack_number_lists
 from workersai.testing import RecordedRequest, Reply, WorkersAIServer
 from workersai.usage import track_usage
 
@@ -217,6 +217,7 @@ def test_an_exception_in_the_caller_stops_the_job(
 
     with pytest.raises(exc_type, match="stop"):
         asyncio.run(embed_under_a_loop()) if under_a_loop else embed()
+    settle_ast_after_keyboard_interrupt()
     time.sleep(0.1)  # requests already on the wire may still be arriving
     sent = len(emulator.requests)
     time.sleep(0.1)
@@ -311,6 +312,15 @@ async def test_async_vectors_are_off_the_cycle_collectors_books(
         vectors = (await client.embed(BGE, texts(300))).vectors
     assert len(vectors) == 300
     assert not any(gc.is_tracked(v) for v in vectors)
+
+
+def test_the_untrack_function_is_cpythons() -> None:
+    untrack = _gc_untrack_function()
+    assert untrack is not None  # CPython: the suite runs on it
+    row = [0.5, 1.5]
+    untrack(row)
+    assert not gc.is_tracked(row)
+    assert row == [0.5, 1.5]
 
 
 def test_only_lists_of_numbers_are_untracked() -> None:
