@@ -127,7 +127,10 @@ async def gather_or_cancel(aws: Sequence[Awaitable[_T]]) -> list[_T]:
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # return_exceptions: every outcome retrieved, none raised from here. (Without it the
+        # same first failure would be raised again: asyncio runs the done tasks' callbacks
+        # first, so no input tells the two apart.)
+        await asyncio.gather(*tasks, return_exceptions=True)  # pragma: no mutate
 
 
 def run_on_private_loop(job: Callable[[Post], Coroutine[Any, Any, _R]]) -> _R:

@@ -43,9 +43,13 @@ def loads(data: bytes | bytearray | str) -> Any:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             # Normalise to the stdlib error type so callers catch one thing.
-            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            text = data if isinstance(data, str) else data.decode(errors="replace")  # UTF-8
             raise json.JSONDecodeError(str(exc), text, 0) from None
-    return json.loads(data, parse_constant=_not_json)
+    try:
+        return json.loads(data, parse_constant=_not_json)
+    except UnicodeDecodeError as exc:  # bytes that are not UTF-8: not JSON either, as orjson says
+        text = exc.object.decode(errors="replace")
+        raise json.JSONDecodeError(str(exc), text, exc.start) from None
 
 
 def dumps(obj: Any) -> bytes:

@@ -1,0 +1,34 @@
+"""Values on the wire (``workersai._json``): one error type for a body that is not JSON,
+whichever decoder is installed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workersai import _json
+
+
+@pytest.mark.parametrize("orjson", [True, False], ids=["orjson", "stdlib"])
+def test_a_body_that_is_not_json_raises_json_decode_error(
+    orjson: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if orjson and not _json._HAVE_ORJSON:  # pragma: no cover - the dev group installs orjson
+        pytest.fail("orjson is part of the dev group")
+    monkeypatch.setattr(_json, "_HAVE_ORJSON", orjson)
+    # an HTML error page cut inside a multi-byte character: not JSON, not even UTF-8
+    with pytest.raises(json.JSONDecodeError) as err:
+        _json.loads(b"<html>Bad gateway \xe2\x80")
+    assert type(err.value) is json.JSONDecodeError
+    assert err.value.doc.startswith("<html>Bad gateway")
+
+
+@pytest.mark.parametrize("orjson", [True, False], ids=["orjson", "stdlib"])
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"x": -Infinity}'])
+def test_nan_and_infinity_are_refused_by_both_decoders(
+    orjson: bool, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_json, "_HAVE_ORJSON", orjson)
+    with pytest.raises(json.JSONDecodeError):
+        _json.loads(text)
