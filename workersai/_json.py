@@ -42,9 +42,10 @@ def loads(data: bytes | bytearray | str) -> Any:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            # Normalise to the stdlib error type so callers catch one thing.
-            text = data if isinstance(data, str) else data.decode(errors="replace")  # UTF-8
-            raise json.JSONDecodeError(str(exc), text, 0) from None
+            # The stdlib's own type (orjson's subclasses it), with orjson's message and place;
+            # orjson keeps no text of bytes that are not UTF-8, so decode those here.
+            text = exc.doc or (data if isinstance(data, str) else data.decode(errors="replace"))
+            raise json.JSONDecodeError(exc.msg, text, exc.pos) from None
     try:
         return json.loads(data, parse_constant=_not_json)
     except UnicodeDecodeError as exc:  # bytes that are not UTF-8: not JSON either, as orjson says

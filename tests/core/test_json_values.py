@@ -25,6 +25,23 @@ def test_a_body_that_is_not_json_raises_json_decode_error(
 
 
 @pytest.mark.parametrize("orjson", [True, False], ids=["orjson", "stdlib"])
+def test_the_error_says_what_is_wrong_and_where(
+    orjson: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_json, "_HAVE_ORJSON", orjson)
+    with pytest.raises(json.JSONDecodeError) as err:
+        _json.loads(b'{"response": x}')
+    assert err.value.pos == 13  # the x
+    assert "value" in err.value.msg.lower()  # "expected a JSON value" / "Expecting value"
+    assert err.value.doc == '{"response": x}'
+
+
+def test_the_fallback_encoder_is_as_compact_as_orjson() -> None:
+    # orjson refuses non-string keys; the stdlib takes over with the same separators
+    assert _json.dumps({1: [1, 2], "a": "é"}) == '{"1":[1,2],"a":"é"}'.encode()
+
+
+@pytest.mark.parametrize("orjson", [True, False], ids=["orjson", "stdlib"])
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"x": -Infinity}'])
 def test_nan_and_infinity_are_refused_by_both_decoders(
     orjson: bool, text: str, monkeypatch: pytest.MonkeyPatch
