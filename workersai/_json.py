@@ -67,7 +67,7 @@ def dumps(obj: Any) -> bytes:
         except TypeError:
             pass  # e.g. non-str dict keys or an int beyond 64 bits: the stdlib handles those
     try:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()  # UTF-8
     except UnicodeEncodeError as exc:
         raise InvalidInputError(
             f"The request holds text that is not valid Unicode ({exc.object[exc.start : exc.end]!r}"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from workersai import _json
+from workersai import InvalidInputError, _json
 
 
 @pytest.mark.parametrize("orjson", [True, False], ids=["orjson", "stdlib"])
@@ -49,3 +49,11 @@ def test_nan_and_infinity_are_refused_by_both_decoders(
     monkeypatch.setattr(_json, "_HAVE_ORJSON", orjson)
     with pytest.raises(json.JSONDecodeError):
         _json.loads(text)
+
+
+def test_a_lone_surrogate_is_refused_with_what_to_do() -> None:
+    # what bytes.decode(errors="surrogateescape") leaves: no UTF-8 encoding exists for it
+    with pytest.raises(InvalidInputError, match="lone surrogate") as err:
+        _json.dumps({"text": "caf\udce9"})
+    assert err.value.hint is not None
+    assert "errors='replace'" in err.value.hint
