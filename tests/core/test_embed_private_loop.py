@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._embedding_answers import EmbeddingAnswers
 from tests.conftest import LOOPBACK, settle_ast_after_keyboard_interrupt
 from workersai import AsyncWorkersAI, ModelInputError, RetryPolicy, WorkersAI
 from workersai._concurrency import run_on_private_loop
@@ -37,34 +38,13 @@ def texts(n: int) -> list[str]:
     return [f"t {i}" for i in range(n)]
 
 
-class Answers:
-    """Embeddings answers after ``delay`` s, counting requests in flight."""
-
-    def __init__(self, delay: float = 0.01) -> None:
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.peak = 0
-
-    def __call__(self, request: RecordedRequest) -> Reply:
-        batch = request.json()["text"]
-        with self.lock:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        time.sleep(self.delay)
-        with self.lock:
-            self.in_flight -= 1
-        data = [[float(t.split()[-1]), float(len(batch))] for t in batch]
-        return Reply.result({"shape": [len(batch), 2], "data": data, "pooling": "mean"})
+@pytest.fixture
+def answers() -> EmbeddingAnswers:
+    return EmbeddingAnswers(0.01)
 
 
 @pytest.fixture
-def answers() -> Answers:
-    return Answers()
-
-
-@pytest.fixture
-def emulator(answers: Answers) -> Iterator[WorkersAIServer]:
+def emulator(answers: EmbeddingAnswers) -> Iterator[WorkersAIServer]:
     with WorkersAIServer(answers) as srv:
         yield srv
 
@@ -99,7 +79,7 @@ def first_values(vectors: list[list[float]]) -> list[int]:
 
 
 def test_a_long_job_runs_on_one_loop_in_the_calling_thread(
-    client: WorkersAI, emulator: WorkersAIServer, answers: Answers
+    client: WorkersAI, emulator: WorkersAIServer, answers: EmbeddingAnswers
 ) -> None:
     progress = Progress()
     result = client.embed(BGE, texts(1000), max_concurrency=2, on_progress=progress)
@@ -164,7 +144,7 @@ async def test_under_a_running_loop_the_job_runs_in_a_helper_thread(client: Work
 
 
 def test_a_retried_request_keeps_its_place(
-    client: WorkersAI, emulator: WorkersAIServer, answers: Answers
+    client: WorkersAI, emulator: WorkersAIServer, answers: EmbeddingAnswers
 ) -> None:
     failed: list[str] = []
 
@@ -182,7 +162,7 @@ def test_a_retried_request_keeps_its_place(
 
 
 def test_a_bad_request_fails_fast_and_the_rest_is_not_sent(
-    client: WorkersAI, emulator: WorkersAIServer, answers: Answers
+    client: WorkersAI, emulator: WorkersAIServer, answers: EmbeddingAnswers
 ) -> None:
     def bad_first(request: RecordedRequest) -> Reply:
         if request.json()["text"][0] == "t 0":

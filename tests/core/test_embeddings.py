@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests._embedding_answers import EmbeddingAnswers, request_texts
 from tests.conftest import LOOPBACK
 from workersai import (
     AsyncWorkersAI,
@@ -45,47 +46,14 @@ def texts(n: int) -> list[str]:
     return [f"t {i}" for i in range(n)]
 
 
-def inputs(request: RecordedRequest) -> list[str]:
-    body = request.json()
-    for key in ("text", "documents", "queries", "input"):
-        if key in body:
-            return list(body[key])
-    raise AssertionError(f"no texts in {body}")
-
-
-class Recorder:
-    """A handler answering embeddings, counting requests in flight."""
-
-    def __init__(self, delay: Callable[[list[str]], float] = lambda _: 0.0) -> None:
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.peak = 0
-        self.completed: list[int] = []  # first text index of each request, completion order
-
-    def __call__(self, request: RecordedRequest) -> Reply:
-        batch = inputs(request)
-        with self.lock:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        try:
-            time.sleep(self.delay(batch))
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-                self.completed.append(int(batch[0].rsplit(" ", 1)[-1]))
-        data = [[float(t.rsplit(" ", 1)[-1]), float(len(batch))] for t in batch]
-        return Reply.result({"shape": [len(batch), 2], "data": data, "pooling": "mean"})
-
-
 @pytest.fixture
-def recorder(request: pytest.FixtureRequest) -> Recorder:
+def recorder(request: pytest.FixtureRequest) -> EmbeddingAnswers:
     delay = getattr(request, "param", None)
-    return Recorder(delay) if delay is not None else Recorder()
+    return EmbeddingAnswers(delay) if delay is not None else EmbeddingAnswers()
 
 
 @pytest.fixture
-def emulator(recorder: Recorder) -> Iterator[WorkersAIServer]:
+def emulator(recorder: EmbeddingAnswers) -> Iterator[WorkersAIServer]:
     with WorkersAIServer(recorder) as srv:
         yield srv
 
@@ -110,7 +78,7 @@ def first_values(vectors: list[list[float]]) -> list[int]:
 
 def test_splits_at_the_bge_limit_of_100(client: WorkersAI, emulator: WorkersAIServer) -> None:
     result = client.embed(BGE, texts(250))
-    sizes = sorted(len(inputs(r)) for r in emulator.requests)
+    sizes = sorted(len(request_texts(r)) for r in emulator.requests)
     assert sizes == [50, 100, 100]  # maxItems 100 per request (reference §6.1)
     assert first_values(result.vectors) == list(range(250))
     assert result.shape == [250, 2]
@@ -118,12 +86,12 @@ def test_splits_at_the_bge_limit_of_100(client: WorkersAI, emulator: WorkersAISe
 
 def test_batch_size_above_the_limit_is_capped(client: WorkersAI, emulator: WorkersAIServer) -> None:
     client.embed(BGE, texts(150), batch_size=500)
-    assert max(len(inputs(r)) for r in emulator.requests) == 100
+    assert max(len(request_texts(r)) for r in emulator.requests) == 100
 
 
 def test_smaller_batch_size_is_honoured(client: WorkersAI, emulator: WorkersAIServer) -> None:
     result = client.embed(BGE, texts(7), batch_size=3)
-    assert sorted(len(inputs(r)) for r in emulator.requests) == [1, 3, 3]
+    assert sorted(len(request_texts(r)) for r in emulator.requests) == [1, 3, 3]
     assert first_values(result.vectors) == list(range(7))
 
 
@@ -186,7 +154,9 @@ def slow_first(batch: list[str]) -> float:
 
 
 @pytest.mark.parametrize("recorder", [slow_first], indirect=True, ids=["slow-first"])
-def test_order_survives_out_of_order_completion(client: WorkersAI, recorder: Recorder) -> None:
+def test_order_survives_out_of_order_completion(
+    client: WorkersAI, recorder: EmbeddingAnswers
+) -> None:
     result = client.embed(BGE, texts(400), max_concurrency=4)
     assert recorder.completed[-1] == 0  # the first batch really completed last
     assert first_values(result.vectors) == list(range(400))
@@ -195,7 +165,7 @@ def test_order_survives_out_of_order_completion(client: WorkersAI, recorder: Rec
 
 @pytest.mark.parametrize("recorder", [lambda _: 0.05], indirect=True, ids=["50ms"])
 @pytest.mark.parametrize("limit", [1, 3, 8])
-def test_concurrency_is_bounded(client: WorkersAI, recorder: Recorder, limit: int) -> None:
+def test_concurrency_is_bounded(client: WorkersAI, recorder: EmbeddingAnswers, limit: int) -> None:
     client.embed(BGE, texts(1000), max_concurrency=limit)
     assert recorder.peak <= limit
     assert recorder.peak >= min(limit, 2)  # and requests really overlap
@@ -203,7 +173,7 @@ def test_concurrency_is_bounded(client: WorkersAI, recorder: Recorder, limit: in
 
 @pytest.mark.parametrize("recorder", [slow_first], indirect=True, ids=["slow-first"])
 async def test_async_order_survives_out_of_order_completion(
-    aclient: AsyncWorkersAI, recorder: Recorder
+    aclient: AsyncWorkersAI, recorder: EmbeddingAnswers
 ) -> None:
     result = await aclient.embed(BGE, texts(400), max_concurrency=4)
     assert recorder.completed[-1] == 0
@@ -213,7 +183,7 @@ async def test_async_order_survives_out_of_order_completion(
 @pytest.mark.parametrize("recorder", [lambda _: 0.05], indirect=True, ids=["50ms"])
 @pytest.mark.parametrize("limit", [1, 3, 8])
 async def test_async_concurrency_is_bounded(
-    aclient: AsyncWorkersAI, recorder: Recorder, limit: int
+    aclient: AsyncWorkersAI, recorder: EmbeddingAnswers, limit: int
 ) -> None:
     await aclient.embed(BGE, texts(1000), max_concurrency=limit)
     assert recorder.peak <= limit
@@ -250,11 +220,11 @@ async def test_async_progress(aclient: AsyncWorkersAI) -> None:
 # -- retries and errors --------------------------------------------------------------------
 
 
-def capacity_once(recorder: Recorder, marker: str) -> Callable[[RecordedRequest], Reply]:
+def capacity_once(recorder: EmbeddingAnswers, marker: str) -> Callable[[RecordedRequest], Reply]:
     failed: set[str] = set()
 
     def handler(request: RecordedRequest) -> Reply:
-        first = inputs(request)[0]
+        first = request_texts(request)[0]
         if first == marker and first not in failed:
             failed.add(first)
             return Reply.error(
@@ -269,19 +239,19 @@ def capacity_once(recorder: Recorder, marker: str) -> Callable[[RecordedRequest]
 
 
 def test_retried_batch_keeps_its_place(
-    client: WorkersAI, emulator: WorkersAIServer, recorder: Recorder
+    client: WorkersAI, emulator: WorkersAIServer, recorder: EmbeddingAnswers
 ) -> None:
     emulator.handler = capacity_once(recorder, "t 100")
     result = client.embed(BGE, texts(300))
     assert first_values(result.vectors) == list(range(300))
     assert len(emulator.requests) == 4  # 3 batches + 1 retry by the transport, no other layer
-    retried = [r for r in emulator.requests if inputs(r)[0] == "t 100"]
+    retried = [r for r in emulator.requests if request_texts(r)[0] == "t 100"]
     assert len(retried) == 2
     assert retried[0].body == retried[1].body
 
 
 async def test_async_retried_batch_keeps_its_place(
-    aclient: AsyncWorkersAI, emulator: WorkersAIServer, recorder: Recorder
+    aclient: AsyncWorkersAI, emulator: WorkersAIServer, recorder: EmbeddingAnswers
 ) -> None:
     emulator.handler = capacity_once(recorder, "t 200")
     result = await aclient.embed(BGE, texts(300))
@@ -311,9 +281,9 @@ def test_daily_limit_is_not_retried(emulator: WorkersAIServer, client: WorkersAI
     assert len(emulator.requests) == 1
 
 
-def bad_input_at(recorder: Recorder, marker: str) -> Callable[[RecordedRequest], Reply]:
+def bad_input_at(recorder: EmbeddingAnswers, marker: str) -> Callable[[RecordedRequest], Reply]:
     def handler(request: RecordedRequest) -> Reply:
-        if inputs(request)[0] == marker:
+        if request_texts(request)[0] == marker:
             return Reply.error(
                 400, 5006, "AiError: Bad input: Error: oneOf at '/' not met, 0 matches"
             )
@@ -324,21 +294,21 @@ def bad_input_at(recorder: Recorder, marker: str) -> Callable[[RecordedRequest],
 
 @pytest.mark.parametrize("recorder", [lambda _: 0.02], indirect=True, ids=["20ms"])
 def test_5006_fails_fast_and_stops_the_rest(
-    client: WorkersAI, emulator: WorkersAIServer, recorder: Recorder
+    client: WorkersAI, emulator: WorkersAIServer, recorder: EmbeddingAnswers
 ) -> None:
     emulator.handler = bad_input_at(recorder, "t 0")
     with pytest.raises(ModelInputError) as err:
         client.embed(BGE, texts(2000), max_concurrency=2)
     assert err.value.code == 5006
     time.sleep(0.1)  # let the one request still in flight finish
-    first_batch = [r for r in emulator.requests if inputs(r)[0] == "t 0"]
+    first_batch = [r for r in emulator.requests if request_texts(r)[0] == "t 0"]
     assert len(first_batch) == 1  # a 400 is never retried
     assert len(emulator.requests) < 20  # the queued batches were dropped, not sent
 
 
 @pytest.mark.parametrize("recorder", [lambda _: 0.02], indirect=True, ids=["20ms"])
 async def test_async_5006_cancels_the_rest(
-    aclient: AsyncWorkersAI, emulator: WorkersAIServer, recorder: Recorder
+    aclient: AsyncWorkersAI, emulator: WorkersAIServer, recorder: EmbeddingAnswers
 ) -> None:
     emulator.handler = bad_input_at(recorder, "t 0")
     with pytest.raises(ModelInputError):
@@ -421,7 +391,7 @@ def test_openai_endpoint_splits_and_orders_by_index(
 
 def test_usage_is_summed_across_requests(client: WorkersAI, emulator: WorkersAIServer) -> None:
     def handler(request: RecordedRequest) -> Reply:
-        batch = inputs(request)
+        batch = request_texts(request)
         return Reply.result(
             {
                 "shape": [len(batch), 1],

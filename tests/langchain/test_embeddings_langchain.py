@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,44 +13,23 @@ from langchain_core.exceptions import ModelInvalidRequestError, ModelRateLimitEr
 from pydantic import ValidationError
 
 from langchain_workersai import WorkersAIEmbeddings
+from tests._embedding_answers import EmbeddingAnswers
 from tests.compose.embeddings import vector
 from tests.conftest import LOOPBACK
 from workersai import DailyLimitExceededError, InvalidInputError, ModelInputError
 from workersai._embeddings import BGE_QUERY_INSTRUCTION
-from workersai.testing import RecordedRequest, Reply, WorkersAIServer
+from workersai.testing import Reply, WorkersAIServer
 
 loopback = LOOPBACK
 
 
-class Emulator:
-    """Answers ``"t <i>"`` with ``[i, 1]``; counts requests in flight."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.peak = 0
-
-    def __call__(self, request: RecordedRequest) -> Reply:
-        body = request.json()
-        batch = body.get("text") or body.get("documents") or body.get("queries")
-        with self.lock:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        time.sleep(self.delay)
-        with self.lock:
-            self.in_flight -= 1
-        data = [[float(t.rsplit(" ", 1)[-1]) if t[-1].isdigit() else -1.0, 1.0] for t in batch]
-        return Reply.result({"shape": [len(batch), 2], "data": data})
+@pytest.fixture
+def emulator() -> EmbeddingAnswers:
+    return EmbeddingAnswers()
 
 
 @pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
-def server(emulator: Emulator) -> Iterator[WorkersAIServer]:
+def server(emulator: EmbeddingAnswers) -> Iterator[WorkersAIServer]:
     with WorkersAIServer(emulator) as srv:
         yield srv
 
@@ -117,16 +94,18 @@ def test_empty_string_is_refused_before_any_request(server: WorkersAIServer) -> 
 
 
 @loopback
-@pytest.mark.parametrize("emulator", [Emulator(delay=0.05)], ids=["50ms"])
-def test_max_concurrency_bounds_requests(server: WorkersAIServer, emulator: Emulator) -> None:
+@pytest.mark.parametrize("emulator", [EmbeddingAnswers(0.05)], ids=["50ms"])
+def test_max_concurrency_bounds_requests(
+    server: WorkersAIServer, emulator: EmbeddingAnswers
+) -> None:
     make(server, max_concurrency=3).embed_documents(texts(900))
     assert 2 <= emulator.peak <= 3
 
 
 @loopback
-@pytest.mark.parametrize("emulator", [Emulator(delay=0.05)], ids=["50ms"])
+@pytest.mark.parametrize("emulator", [EmbeddingAnswers(0.05)], ids=["50ms"])
 async def test_async_documents_concurrent_and_ordered(
-    server: WorkersAIServer, emulator: Emulator
+    server: WorkersAIServer, emulator: EmbeddingAnswers
 ) -> None:
     vectors = await make(server, max_concurrency=4).aembed_documents(texts(900))
     assert [int(v[0]) for v in vectors] == list(range(900))
@@ -216,7 +195,9 @@ async def test_5006_is_an_invalid_request(server: WorkersAIServer) -> None:
 
 
 @loopback
-def test_capacity_429_is_retried_transparently(server: WorkersAIServer, emulator: Emulator) -> None:
+def test_capacity_429_is_retried_transparently(
+    server: WorkersAIServer, emulator: EmbeddingAnswers
+) -> None:
     server.enqueue(
         Reply.error(
             429,

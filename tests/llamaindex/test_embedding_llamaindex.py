@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,42 +19,23 @@ from llama_index.core.settings import _Settings
 from llama_index.core.storage.kvstore import SimpleKVStore
 
 from llamaindex_workersai import WorkersAIEmbedding
+from tests._embedding_answers import EmbeddingAnswers
 from tests.compose.embeddings import vector
 from tests.conftest import LOOPBACK
 from workersai import InvalidInputError
 from workersai._embeddings import BGE_QUERY_INSTRUCTION
-from workersai.testing import RecordedRequest, Reply, WorkersAIServer
+from workersai.testing import Reply, WorkersAIServer
 
 loopback = LOOPBACK
 
 
-class Emulator:
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.peak = 0
-
-    def __call__(self, request: RecordedRequest) -> Reply:
-        body = request.json()
-        batch = body.get("text") or body.get("documents") or body.get("queries")
-        with self.lock:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-        time.sleep(self.delay)
-        with self.lock:
-            self.in_flight -= 1
-        data = [[float(t.rsplit(" ", 1)[-1]) if t[-1].isdigit() else -1.0, 1.0] for t in batch]
-        return Reply.result({"shape": [len(batch), 2], "data": data})
+@pytest.fixture
+def emulator() -> EmbeddingAnswers:
+    return EmbeddingAnswers()
 
 
 @pytest.fixture
-def emulator() -> Emulator:
-    return Emulator()
-
-
-@pytest.fixture
-def server(emulator: Emulator) -> Iterator[WorkersAIServer]:
+def server(emulator: EmbeddingAnswers) -> Iterator[WorkersAIServer]:
     with WorkersAIServer(emulator) as srv:
         yield srv
 
@@ -139,8 +119,10 @@ def test_one_batch_is_one_request(server: WorkersAIServer) -> None:
 
 
 @loopback
-@pytest.mark.parametrize("emulator", [Emulator(delay=0.05)], ids=["50ms"])
-def test_batch_runs_concurrently_in_order(server: WorkersAIServer, emulator: Emulator) -> None:
+@pytest.mark.parametrize("emulator", [EmbeddingAnswers(0.05)], ids=["50ms"])
+def test_batch_runs_concurrently_in_order(
+    server: WorkersAIServer, emulator: EmbeddingAnswers
+) -> None:
     embed = make(server, max_concurrency=4)
     vectors = embed.get_text_embedding_batch(texts(1000), show_progress=True)
     assert [int(v[0]) for v in vectors] == list(range(1000))
@@ -149,9 +131,9 @@ def test_batch_runs_concurrently_in_order(server: WorkersAIServer, emulator: Emu
 
 
 @loopback
-@pytest.mark.parametrize("emulator", [Emulator(delay=0.05)], ids=["50ms"])
+@pytest.mark.parametrize("emulator", [EmbeddingAnswers(0.05)], ids=["50ms"])
 async def test_async_batch_runs_concurrently_in_order(
-    server: WorkersAIServer, emulator: Emulator
+    server: WorkersAIServer, emulator: EmbeddingAnswers
 ) -> None:
     embed = make(server, max_concurrency=3, embed_batch_size=50)
     vectors = await embed.aget_text_embedding_batch(texts(600))
