@@ -4,6 +4,7 @@ whichever decoder is installed."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,32 @@ def test_nan_and_infinity_are_refused_by_both_decoders(
 
 def test_a_lone_surrogate_is_refused_with_what_to_do() -> None:
     # what bytes.decode(errors="surrogateescape") leaves: no UTF-8 encoding exists for it
-    with pytest.raises(InvalidInputError, match="lone surrogate") as err:
+    with pytest.raises(InvalidInputError) as err:
         _json.dumps({"text": "caf\udce9"})
-    assert err.value.hint is not None
-    assert "errors='replace'" in err.value.hint
+    assert err.value.message == (
+        "The request holds text that is not valid Unicode ('\\udce9' is a lone surrogate)"
+        " and cannot be sent as UTF-8."
+    )
+    assert err.value.hint == (
+        "Decode bytes with errors='replace' (not 'surrogateescape') before passing them."
+    )
+
+
+def test_nesting_too_deep_to_encode_is_refused_with_what_to_do() -> None:
+    value: list[Any] = []
+    for _ in range(100_000):
+        value = [value]
+    with pytest.raises(InvalidInputError) as err:
+        _json.dumps({"messages": value})
+    assert err.value.message == "The request is nested too deeply to be encoded as JSON."
+    assert err.value.hint == "Flatten deeply nested values (tool schemas, metadata)."
+
+
+def test_bytes_that_are_not_utf8_are_named_in_the_stdlib_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_json, "_HAVE_ORJSON", False)
+    with pytest.raises(json.JSONDecodeError) as err:
+        _json.loads(b'{"a": "\xff"}')
+    assert "can't decode byte 0xff" in err.value.msg
+    assert err.value.pos == 7
