@@ -652,9 +652,15 @@ class ChatStreamAssembler:
             model=self._model,
             id=self._id,
         )
-        if chunk.text and self._hold_text and not self._calls:
-            self._held.append(chunk.text)
-            chunk.text = ""
+        if self._hold_text and not self._calls:
+            if chunk.text:
+                self._held.append(chunk.text)
+                chunk.text = ""
+        elif self._held:
+            # A real call came: nothing will be salvaged, so the held text goes out now, ahead
+            # of this event's text — released at the end, it would follow text that came after.
+            chunk.text = "".join(self._held) + chunk.text
+            self._held.clear()
         if chunk.text:
             self._text.append(chunk.text)
         if chunk.reasoning:
@@ -745,9 +751,10 @@ class ChatStreamAssembler:
         held = "".join(self._held)
         self._held.clear()
         tool_calls: list[ToolCallChunk] = []
+        # Text is held only while no call came (the first call releases it, see feed).
         salvaged = (
             salvage_tool_calls(held, self._request.tool_schemas, forced=self._request.forced)
-            if held and not self._calls
+            if held
             else []
         )
         if held and not salvaged:

@@ -394,7 +394,8 @@ def test_forced_tool_text_after_a_real_call_streams_as_it_comes() -> None:
 
 def test_text_held_before_a_real_call_is_released_as_text_not_salvaged() -> None:
     # the model wrote JSON text, then made the call properly: the call stands, the text
-    # is text (salvaging it would overwrite the real call)
+    # is text (salvaging it would overwrite the real call); it goes out with the call, ahead
+    # of the text after it (released at the end, it would come after " Done.")
     assembler = _forced()
     _text_events(assembler, '{"city": "Rome"}')
     real = {
@@ -402,9 +403,29 @@ def test_text_held_before_a_real_call_is_released_as_text_not_salvaged() -> None
         "id": "c1",
         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
     }
-    _calls(assembler, [real])
+    [with_call] = _calls(assembler, [real])
+    assert with_call is not None
+    assert with_call.text == '{"city": "Rome"}'
+    assert [(t.id, t.name) for t in with_call.tool_calls] == [("c1", "get_weather")]
+    assert _text_events(assembler, " Done.")[0] == ChatChunk(
+        text=" Done.", model=GPT_OSS, id="gen-9"
+    )
     assembler.feed("[DONE]")
-    assert assembler.release() == ChatChunk(text='{"city": "Rome"}', model=GPT_OSS, id="gen-9")
+    assert assembler.release() is None
     result = assembler.result()
-    assert result.text == '{"city": "Rome"}'
+    assert result.text == '{"city": "Rome"} Done.'
     assert _args(result.tool_calls) == [("c1", "get_weather", {"city": "Paris"})]
+
+
+def test_held_text_goes_out_ahead_of_the_text_beside_the_first_call() -> None:
+    # one event with text and the first real call: the held text came before it
+    assembler = _forced()
+    assert _text_events(assembler, "Let me check. ") == [None]
+    real = {"index": 0, "id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}
+    event = {"response": "Calling.", "tool_calls": [real], "id": "gen-9"}
+    chunk = assembler.feed(json.dumps(event))
+    assert chunk is not None
+    assert (chunk.text, [t.id for t in chunk.tool_calls]) == ("Let me check. Calling.", ["c1"])
+    assembler.feed("[DONE]")
+    assert assembler.release() is None
+    assert assembler.result().text == "Let me check. Calling."
