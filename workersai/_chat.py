@@ -743,33 +743,33 @@ class ChatStreamAssembler:
         Call once at the end of the stream, before :meth:`finish`.
         """
         text, reasoning = self._release_think()
-        if self._hold_text and not self._calls:
-            self._held.append(text)
-            text = ""
-        elif text:
-            self._text.append(text)
-        held = "".join(self._held)
-        self._held.clear()
         tool_calls: list[ToolCallChunk] = []
-        # Text is held only while no call came (the first call releases it, see feed).
-        salvaged = (
-            salvage_tool_calls(held, self._request.tool_schemas, forced=self._request.forced)
-            if held
-            else []
-        )
-        if held and not salvaged:
-            self._text.append(held)
-            text += held
-        for index, call in enumerate(salvaged):
-            self._calls[index] = _CallState(
-                id=call.id,
-                name=call.name,
-                arguments=[call.raw_arguments],
-                announced=True,  # pragma: no mutate (true, but nothing is fed after release)
+        # Text is still held only if no call came (the first call releases it, see feed).
+        if self._hold_text and not self._calls:
+            # What the filter gave back ends the held text: together they are the forced
+            # call written as text (salvaged), or the answer.
+            held = "".join(self._held) + text
+            self._held.clear()
+            text = ""
+            salvaged = salvage_tool_calls(
+                held, self._request.tool_schemas, forced=self._request.forced
             )
-            tool_calls.append(
-                ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
-            )
+            for index, call in enumerate(salvaged):
+                self._calls[index] = _CallState(
+                    id=call.id,
+                    name=call.name,
+                    arguments=[call.raw_arguments],
+                    announced=True,  # pragma: no mutate (true, but nothing is fed after release)
+                )
+                tool_calls.append(
+                    ToolCallChunk(
+                        index=index, id=call.id, name=call.name, arguments=call.raw_arguments
+                    )
+                )
+            if not salvaged:
+                text = held
+        if text:
+            self._text.append(text)
         if not (text or reasoning or tool_calls):
             return None
         return ChatChunk(

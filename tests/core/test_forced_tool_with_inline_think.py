@@ -299,3 +299,30 @@ async def test_through_the_async_client_both_formats(server: WorkersAIServer) ->
             assert streamed == [("get_weather", '{"city":"Rome"}')]
             assert _calls(result) == [("get_weather", {"city": "Rome"})]
             assert chunks[-1].finish_reason == "tool_calls"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unforced_the_answer_given_back_at_the_end_stays_text_like_any_streamed_text(
+    fmt: str,
+) -> None:
+    # Only a forced tool holds text for salvaging; with tool_choice left to the model, a
+    # stream's text is its text. The answer a pre-filled model gives back at the end is no
+    # exception: the same stream from a model that streams it as text reads the same.
+    results = []
+    for model in (QWQ, LLAMA):
+        request = build_chat_request(
+            model,
+            USER,
+            stream=True,
+            endpoint="native" if fmt == "native" else "openai",
+            tools=[WEATHER],
+        )
+        assembler = ChatStreamAssembler(request)
+        for event in _wire([("text", d) for d in CALL_TEXT], fmt, "stop"):
+            assembler.feed(json.dumps(event))
+        released = assembler.release()
+        assert released is None or released.tool_calls == []
+        results.append(assembler.result())
+    for result in results:
+        assert (result.text, result.reasoning, _calls(result)) == ("".join(CALL_TEXT), None, [])
+        assert result.finish_reason == "stop"

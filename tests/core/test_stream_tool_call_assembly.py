@@ -420,7 +420,7 @@ def test_text_held_before_a_real_call_is_released_as_text_not_salvaged() -> None
 def test_held_text_goes_out_ahead_of_the_text_beside_the_first_call() -> None:
     # one event with text and the first real call: the held text came before it
     assembler = _forced()
-    assert _text_events(assembler, "Let me check. ") == [None]
+    assert _text_events(assembler, "Let me ", "check. ") == [None, None]
     real = {"index": 0, "id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}
     event = {"response": "Calling.", "tool_calls": [real], "id": "gen-9"}
     chunk = assembler.feed(json.dumps(event))
