@@ -123,7 +123,7 @@ def unexpected_answer(
     caller. ``invalid_json``: the body is text the transport could not decode as the JSON
     its content type announced.
     """
-    kind = content_type.split(";", 1)[0].strip().lower() or "no content type"
+    kind = content_type.partition(";")[0].strip().lower() or "no content type"
     check = "check base_url and any proxy or gateway in between."
     if isinstance(body, (bytes, bytearray)):
         if body and allow_binary:

@@ -187,6 +187,14 @@ def test_answers_are_not_unexpected(body: Any, content_type: str, allowed: dict[
         ),
         pytest.param(
             "OK",
+            "Text/Plain; charset=utf-8; format=flowed",
+            {},
+            "text/plain: OK",  # the media type alone, whatever parameters follow
+            f"This endpoint answers JSON: {CHECK}",
+            id="text with parameters",
+        ),
+        pytest.param(
+            "OK",
             "",
             {},
             "no content type: OK",
@@ -225,3 +233,9 @@ def test_a_long_body_is_cut_to_a_readable_excerpt() -> None:
     assert f"(text/html): {excerpt[:120]}…, not a JSON answer" in err.message
     short = unexpected_answer("x" * 120, "text/plain")
     assert short is not None and short.message.endswith(": " + "x" * 120 + ", not a JSON answer")
+    # every kind of body is cut at the same 120 characters
+    text = unexpected_answer("y" * 121, "text/plain")
+    assert text is not None and text.message.endswith(": " + "y" * 120 + "…, not a JSON answer")
+    cut = unexpected_answer('{"a": "' + "z" * 130, "application/json", invalid_json=True)
+    assert cut is not None
+    assert cut.message.endswith(': {"a": "' + "z" * 113 + "…, not a JSON answer")
