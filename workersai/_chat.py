@@ -37,6 +37,7 @@ from workersai._tools import (
     salvage_tool_calls,
     tool_call_from_wire,
     unique_tool_call_id,
+    wire_tool_call_id,
 )
 from workersai.errors import (
     InvalidInputError,
@@ -730,7 +731,8 @@ class ChatStreamAssembler:
     def _index_for(self, raw_id: Any, name: Any) -> int:
         if isinstance(raw_id, str) and raw_id:
             for index, state in self._calls.items():
-                if state.id is not None and (state.id == raw_id or state.id.startswith(raw_id)):
+                # The id as the server sent it: "functions.f:1" is not "functions.f:10~wai…".
+                if state.id is not None and wire_tool_call_id(state.id) == raw_id:
                     return index
         if isinstance(name, str) and name:
             return len(self._calls)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from workersai._chat import ChatRequest, ChatStreamAssembler, build_chat_request
+from workersai._tools import wire_tool_call_id
 from workersai.results import ChatChunk, ToolCall, ToolCallChunk
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -148,6 +151,36 @@ def test_fragments_without_index_follow_the_servers_id_even_a_turn_scoped_one() 
     assert _args(_done(assembler)) == [
         (weather_id, "get_weather", {"city": "Rome"}),
         (time_id, "get_time", {"city": "Paris"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("long_id", "short_id"),
+    [("functions.get_weather:10", "functions.get_weather:1"), ("call_10", "call_1")],
+)
+def test_an_id_that_begins_another_calls_id_is_still_its_own_call(
+    long_id: str, short_id: str
+) -> None:
+    # The 11th call of a turn ("…:10") came first: "…:1" must not be read as its id, with or
+    # without the suffix that makes turn-scoped ids unique.
+    assembler = ChatStreamAssembler(_request())
+    chunks = _calls(
+        assembler,
+        [{"id": long_id, "function": {"name": "get_weather", "arguments": ""}}],
+        [{"id": short_id, "function": {"name": "get_weather", "arguments": ""}}],
+        [{"id": long_id, "function": {"arguments": '{"city": "Rome"}'}}],
+        [{"id": short_id, "function": {"arguments": '{"city": "Paris"}'}}],
+    )
+    assert [[(c.index, c.name) for c in tc] for tc in _tool_chunks(chunks)] == [
+        [(0, "get_weather")],
+        [(1, "get_weather")],
+        [(0, None)],
+        [(1, None)],
+    ]
+    calls = _done(assembler)
+    assert [(wire_tool_call_id(c.id), c.arguments) for c in calls] == [
+        (long_id, {"city": "Rome"}),
+        (short_id, {"city": "Paris"}),
     ]
 
 
