@@ -251,7 +251,9 @@ def finish_reason(
     has_tool_calls: bool,
     usage: Usage | None,
     max_tokens: int | None,
-    has_text: bool = True,
+    # Only the max_tokens checks leave it out, and they look for "length" alone, which
+    # has_text never changes: the default cannot be told apart.
+    has_text: bool = True,  # pragma: no mutate
 ) -> str:
     """Normalised finish reason; inferred when the answer has none (classic ``/ai/run``).
 

@@ -258,7 +258,7 @@ def test_a_list_that_is_not_text_parts_is_a_json_value() -> None:
 
 @pytest.mark.parametrize(
     ("response", "text"),
-    [(True, "true"), (False, "false"), (2.5, "2.5"), (0, "0"), ([1, 2], "[1,2]")],
+    [(True, "true"), (False, "false"), (2.5, "2.5"), (0, "0"), ([1, 2], "[1,2]"), ({}, "{}")],
 )
 def test_json_mode_scalars_and_arrays_are_text_and_parsed(response: Any, text: str) -> None:
     # §3.2.4: JSON mode answers a JSON value in "response", not always an object
