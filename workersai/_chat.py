@@ -639,8 +639,8 @@ class ChatStreamAssembler:
             raw_calls = payload.get("tool_calls")
             if payload.get("finish_reason"):
                 self._finish = payload["finish_reason"]
-        if text is not None and not isinstance(text, str):
-            text = _text(text)[0]
+        if not isinstance(text, str):
+            text = _text(text)[0]  # None → "", a JSON value → its JSON text
         reasoning = reasoning if isinstance(reasoning, str) else ""
         think = self._think_filter()
         if reasoning:
