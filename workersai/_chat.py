@@ -710,8 +710,7 @@ class ChatStreamAssembler:
                 # Coerce a complete call's values now ("3" → 3 for an integer parameter), as
                 # the unstreamed path does, so streamed and invoked tool calls agree.
                 arguments = complete_arguments(arguments, schemas.get(state.name))
-            elif arguments is not None and not isinstance(arguments, str):
-                arguments = _json.dumps_str(arguments)
+            # Otherwise a fragment: a string, or None when the delta has none.
             if arguments:
                 state.arguments.append(arguments)
             if state.announced:
