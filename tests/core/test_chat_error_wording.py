@@ -91,3 +91,14 @@ def test_a_cut_stream_says_how_much_came_and_to_retry() -> None:
     )
     assert info.value.hint == "The connection was cut mid-answer; retry the request."
     assert info.value.partial_text == "Hel"
+
+
+def test_bad_input_for_a_model_outside_the_catalog_still_names_it() -> None:
+    # the task schema checks it; the message says which model the request was for
+    with pytest.raises(InvalidInputError) as info:
+        build_chat_request("@cf/test/not-in-catalog", USER, params={"temperature": "hot"})
+    assert info.value.message == (
+        "Invalid input for @cf/test/not-in-catalog: temperature: Input should be a valid "
+        "number (got 'hot')"
+    )
+    assert info.value.field == "temperature"
