@@ -427,8 +427,9 @@ def parse_chat_response(
     model = request.model if request else None
     schemas = request.tool_schemas if request else {}
     reasoning: str | None = None
-    raw_calls: Any = None
-    reported_finish: Any = None
+    # For the shapes that leave them unset; "" would read the same (no calls, no reason).
+    raw_calls: Any = None  # pragma: no mutate
+    reported_finish: Any = None  # pragma: no mutate
     response_id: str | None = None
     parsed: Any = None
     usage: Usage | None = None
@@ -490,8 +491,8 @@ def parse_chat_response(
             call = tool_call_from_wire(raw, schemas)
             if call is not None:
                 calls.append(call)
-    if not calls and schemas and text:
-        calls = salvage_tool_calls(text, schemas, forced=request.forced if request else False)
+    if not calls and request is not None and schemas and text:
+        calls = salvage_tool_calls(text, schemas, forced=request.forced)
         if calls:
             text = ""
     if parsed is None and text and request is not None and request.json_mode:
