@@ -570,24 +570,40 @@ class ChatStreamAssembler:
     and without a finish reason); :meth:`result` gives the assembled :class:`ChatResult`.
     """
 
+    # Declared here, not in __init__: mutation testing copies __init__ once per mutant, and
+    # mypy would reject every copy for declaring the attributes again.
+    _request: ChatRequest
+    _gateway: dict[str, str]
+    _text: list[str]
+    _reasoning: list[str]
+    _calls: dict[int, _CallState]
+    _usage: Usage | None
+    _finish: Any
+    _model: str | None
+    _id: str | None
+    done: bool
+    _hold_text: bool
+    _held: list[str]
+    _think: InlineThinkFilter | None
+
     def __init__(self, request: ChatRequest, *, gateway: dict[str, str] | None = None) -> None:
         self._request = request
         self._gateway = dict(gateway or {})
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._calls: dict[int, _CallState] = {}
-        self._usage: Usage | None = None
-        self._finish: Any = None
-        self._model: str | None = request.model or None  # "": an answer parsed without a request
-        self._id: str | None = None
+        self._text = []
+        self._reasoning = []
+        self._calls = {}
+        self._usage = None
+        self._finish = None  # pragma: no mutate ("" reads as no finish reason too)
+        self._model = request.model or None  # "": an answer parsed without a request
+        self._id = None
         self.done = False
         # With a forced tool, text is held back until the end: gpt-oss may write the call as
         # JSON text (§3.2.8), which is salvaged into a tool call instead of streamed as text.
         self._hold_text = bool(request.forced and request.tool_schemas)
-        self._held: list[str] = []
+        self._held = []
         # Reasoning written inline between <think> tags (§10.10); made at the first event,
         # whose model names the answer's model when there is no request.
-        self._think: InlineThinkFilter | None = None
+        self._think = None
 
     def _think_filter(self) -> InlineThinkFilter:
         if self._think is None:
