@@ -213,12 +213,15 @@ def small_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
             f"This account is not allowed to use {MODEL} (a private or partner model).",
             id="3041",
         ),
-        pytest.param(
-            400,
-            _body(5006, "Bad input"),
-            None,
-            "Workers AI rejected the input; check the fields against the model's schema.",
-            id="5006",
+        *(
+            pytest.param(
+                400,
+                _body(code, "Bad input"),
+                None,
+                "Workers AI rejected the input; check the fields against the model's schema.",
+                id=str(code),
+            )
+            for code in (5006, 5004, 3003, 3010)
         ),
     ],
 )
