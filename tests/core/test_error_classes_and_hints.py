@@ -433,6 +433,15 @@ def test_a_retired_model_names_its_replacement(
     assert (err.hint, err.replacement) == (hint, replacement)
 
 
+def test_a_retirement_said_by_one_of_several_entries_is_read_word_by_word() -> None:
+    # the entries' messages are read as one text: a word at the end of one entry is still
+    # a whole word ("deprecated", then the next entry)
+    body = {"errors": [{"message": "This model was deprecated"}, {"message": "See the docs."}]}
+    err = error_from_response(400, body)
+    assert isinstance(err, errors.ModelRetiredError)
+    assert err.message == ("Workers AI returned HTTP 400: This model was deprecated; See the docs.")
+
+
 def test_a_current_model_in_a_retired_error_has_no_replacement(
     retired_catalog: ModelCatalog,
 ) -> None:
