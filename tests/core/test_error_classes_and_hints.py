@@ -433,6 +433,14 @@ def test_a_retired_model_names_its_replacement(
     assert (err.hint, err.replacement) == (hint, replacement)
 
 
+def test_only_a_retirement_error_names_a_replacement(retired_catalog: ModelCatalog) -> None:
+    # a retired model can fail for another reason (capacity): that error is not the place
+    # for the catalog's replacement, whose attribute only ModelRetiredError declares
+    err = error_from_response(429, _body(3040), model="@cf/test/old")
+    assert isinstance(err, errors.CapacityExceededError)
+    assert not hasattr(err, "replacement")
+
+
 def test_a_retirement_said_by_one_of_several_entries_is_read_word_by_word() -> None:
     # the entries' messages are read as one text: a word at the end of one entry is still
     # a whole word ("deprecated", then the next entry)
