@@ -747,11 +747,11 @@ class ChatStreamAssembler:
         return out
 
     def _index_for(self, raw_id: Any, name: Any) -> int:
-        if isinstance(raw_id, str) and raw_id:
-            for index, state in self._calls.items():
-                # The id as the server sent it: "functions.f:1" is not "functions.f:10~wai…".
-                if state.id is not None and wire_tool_call_id(state.id) == raw_id:
-                    return index
+        for index, state in self._calls.items():
+            # The id as the server sent it: "functions.f:1" is not "functions.f:10~wai…"; a
+            # missing or empty id matches none (no call's id is empty).
+            if state.id is not None and wire_tool_call_id(state.id) == raw_id:
+                return index
         if isinstance(name, str) and name:
             return len(self._calls)
         return max(self._calls, default=0)
