@@ -528,8 +528,7 @@ def error_from_response(
         request_id=headers.get("cf-ray"),
         model=model,
         body=body,
-        retry_after=None,
-        hint=hint,
+        hint=hint,  # retry_after: the transport sets it from the response's headers
     )
     if isinstance(err, errors.ModelInputError):
         pointer = _FIELD_POINTER.search(text)

@@ -267,6 +267,7 @@ def test_each_condition_gets_a_hint_that_says_what_to_do(
         (400, _body(None)),
         (409, _body(None)),
         (403, _body(3023)),
+        (408, _body(3007)),  # a timeout: nothing to add (not "too large")
         (404, "Not Found"),
         (200, _body(9999)),
     ],

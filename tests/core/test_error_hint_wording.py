@@ -241,3 +241,12 @@ def test_a_hint_without_a_model_names_the_model_generically() -> None:
     err = error_from_response(404, _body(5007))
     assert isinstance(err, errors.ModelNotFoundError)
     assert err.hint == "Workers AI does not know the model 'the model'."
+
+
+def test_a_token_error_among_the_entries_gets_the_token_hint_whatever_came_first() -> None:
+    # nothing else can succeed until the token is right: its hint wins over the first
+    # entry's (which still picks the class)
+    body = {"errors": [{"code": 3040, "message": "busy"}, {"code": 10000, "message": "auth"}]}
+    err = error_from_response(401, body)
+    assert isinstance(err, errors.CapacityExceededError)
+    assert err.hint == TOKEN

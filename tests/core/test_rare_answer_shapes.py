@@ -269,6 +269,29 @@ def test_json_mode_scalars_and_arrays_are_text_and_parsed(response: Any, text: s
 def test_a_bare_number_result_is_text_and_parsed() -> None:
     result = parse_chat_response({"result": 42, "success": True, "errors": []})
     assert (result.text, result.parsed, result.finish_reason) == ("42", 42, "stop")
+    assert (result.reasoning, result.tool_calls, result.id) == (None, [], None)
+
+
+def test_a_bare_string_result_is_the_text() -> None:
+    # §3.2 item 6: Llama 3.3's output schema allows a bare string result
+    result = parse_chat_response({"result": "Paris.", "success": True, "errors": []})
+    assert (result.text, result.parsed, result.reasoning) == ("Paris.", None, None)
+    # read like any text: JSON mode parses it, inline reasoning is split off (§10.10)
+    json_mode = build_chat_request(LLAMA, USER, response_format={"type": "json_object"})
+    body = {"result": '{"city": "Paris"}', "success": True, "errors": []}
+    assert parse_chat_response(body, json_mode).parsed == {"city": "Paris"}
+    qwq = build_chat_request("@cf/qwen/qwq-32b", USER)
+    body = {"result": "Easy.\n</think>\n\nParis.", "success": True, "errors": []}
+    assert (parse_chat_response(body, qwq).text, parse_chat_response(body, qwq).reasoning) == (
+        "Paris.",
+        "Easy.",
+    )
+
+
+def test_a_null_result_is_an_empty_answer() -> None:
+    result = parse_chat_response({"result": None, "success": True, "errors": []})
+    assert (result.text, result.parsed, result.reasoning) == ("", None, None)
+    assert (result.tool_calls, result.finish_reason) == ([], "stop")
 
 
 def test_native_reasoning_in_either_spelling_and_reported_finish() -> None:
