@@ -305,3 +305,20 @@ def test_native_reasoning_in_either_spelling_and_reported_finish() -> None:
 def test_reasoning_that_is_not_text_is_dropped() -> None:
     result = parse_chat_response({"response": "4", "reasoning": {"steps": 2}})
     assert (result.text, result.reasoning) == ("4", None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"object": "chat.completion", "choices": [{"message": {"content": "Hi"}}]},
+        {"object": "response", "output_text": "Hi"},
+        {"type": "message", "content": [{"type": "text", "text": "Hi"}]},
+    ],
+    ids=["chat.completion", "Responses API", "Anthropic"],
+)
+def test_the_answers_own_model_name_wins_over_the_requests(body: dict[str, Any]) -> None:
+    # the model that answered (an alias resolved, a fallback) is what the result reports
+    served = {**body, "model": "@cf/test/served-model"}
+    result = parse_chat_response(served, build_chat_request(LLAMA, USER))
+    assert (result.text, result.model) == ("Hi", "@cf/test/served-model")
+    assert parse_chat_response(body, build_chat_request(LLAMA, USER)).model == LLAMA
