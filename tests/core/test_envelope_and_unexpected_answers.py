@@ -154,6 +154,14 @@ def test_answers_are_not_unexpected(body: Any, content_type: str, allowed: dict[
             id="HTML sent as text",
         ),
         pytest.param(
+            "Please log in to continue.",
+            "text/html",
+            {"allow_text": True},
+            "an HTML page (text/html): Please log in to continue.",  # by its type alone
+            PORTAL,
+            id="HTML without a tag",
+        ),
+        pytest.param(
             "<p>cut",
             "application/json",
             {"invalid_json": True},

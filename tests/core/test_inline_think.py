@@ -166,6 +166,16 @@ def test_a_complete_answer_without_the_closing_tag_stays_the_answer() -> None:
     assert (result.text, result.reasoning) == ("Paris.", None)
 
 
+def test_without_a_request_the_answers_own_model_decides() -> None:
+    # parse_chat_response on its own (a cassette, a Batch API item): the model the answer names
+    assert (parse_chat_response(_completion(ANSWER)).text, _completion(ANSWER)["model"]) == (
+        "Paris.",
+        QWQ,
+    )
+    llama = {**_completion(ANSWER), "model": LLAMA}
+    assert (parse_chat_response(llama).text, parse_chat_response(llama).reasoning) == (ANSWER, None)
+
+
 def test_a_raw_prompt_has_no_template_and_so_no_prefilled_tag() -> None:
     request = build_chat_request(DEEPSEEK, prompt="Q: capital of France?\nA:", raw=True)
     result = parse_chat_response(envelope({"response": ANSWER}), request)

@@ -321,4 +321,5 @@ def test_the_answers_own_model_name_wins_over_the_requests(body: dict[str, Any])
     served = {**body, "model": "@cf/test/served-model"}
     result = parse_chat_response(served, build_chat_request(LLAMA, USER))
     assert (result.text, result.model) == ("Hi", "@cf/test/served-model")
+    assert result.raw == served  # the body as it came, for what the result does not read
     assert parse_chat_response(body, build_chat_request(LLAMA, USER)).model == LLAMA
