@@ -200,7 +200,8 @@ def build_chat_request(
     if raw:
         body["raw"] = True
 
-    request = ChatRequest(model=model_id, endpoint=endpoint, route="", body=body, stream=stream)
+    route = f"run/{model_id}" if endpoint == "native" else "v1/chat/completions"
+    request = ChatRequest(model=model_id, endpoint=endpoint, route=route, body=body, stream=stream)
     if tools:
         normalized = normalize_tools(tools)
         body["tools"] = normalized
@@ -222,16 +223,14 @@ def build_chat_request(
         body["options"] = {**body.get("options", {}), "rejectIfBusy": True}
 
     validate_input(info or model_id, body, schema=TextGenerationInput)
+    # Validated: max_tokens, when set, is an integer (the schema is strict).
     max_tokens = body.get("max_tokens")
     if max_tokens is None and info is not None and "max_tokens" in info.params:
         default = info.params["max_tokens"].default
         max_tokens = int(default) if default is not None else None
-    request.max_tokens = max_tokens if isinstance(max_tokens, int) else None
+    request.max_tokens = max_tokens
 
-    if endpoint == "native":
-        request.route = f"run/{model_id}"
-    else:
-        request.route = "v1/chat/completions"
+    if endpoint == "openai":
         body["model"] = model_id
     if request.stream:
         body["stream"] = True
