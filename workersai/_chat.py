@@ -37,6 +37,7 @@ from workersai._tools import (
     salvage_tool_calls,
     tool_call_from_wire,
     unique_tool_call_id,
+    wire_tool_call_id,
 )
 from workersai.errors import (
     InvalidInputError,
@@ -199,7 +200,8 @@ def build_chat_request(
     if raw:
         body["raw"] = True
 
-    request = ChatRequest(model=model_id, endpoint=endpoint, route="", body=body, stream=stream)
+    route = f"run/{model_id}" if endpoint == "native" else "v1/chat/completions"
+    request = ChatRequest(model=model_id, endpoint=endpoint, route=route, body=body, stream=stream)
     if tools:
         normalized = normalize_tools(tools)
         body["tools"] = normalized
@@ -221,16 +223,14 @@ def build_chat_request(
         body["options"] = {**body.get("options", {}), "rejectIfBusy": True}
 
     validate_input(info or model_id, body, schema=TextGenerationInput)
+    # Validated: max_tokens, when set, is an integer (the schema is strict).
     max_tokens = body.get("max_tokens")
     if max_tokens is None and info is not None and "max_tokens" in info.params:
         default = info.params["max_tokens"].default
         max_tokens = int(default) if default is not None else None
-    request.max_tokens = max_tokens if isinstance(max_tokens, int) else None
+    request.max_tokens = max_tokens
 
-    if endpoint == "native":
-        request.route = f"run/{model_id}"
-    else:
-        request.route = "v1/chat/completions"
+    if endpoint == "openai":
         body["model"] = model_id
     if request.stream:
         body["stream"] = True
@@ -250,7 +250,9 @@ def finish_reason(
     has_tool_calls: bool,
     usage: Usage | None,
     max_tokens: int | None,
-    has_text: bool = True,
+    # Only the max_tokens checks leave it out, and they look for "length" alone, which
+    # has_text never changes: the default cannot be told apart.
+    has_text: bool = True,  # pragma: no mutate
 ) -> str:
     """Normalised finish reason; inferred when the answer has none (classic ``/ai/run``).
 
@@ -424,8 +426,9 @@ def parse_chat_response(
     model = request.model if request else None
     schemas = request.tool_schemas if request else {}
     reasoning: str | None = None
-    raw_calls: Any = None
-    reported_finish: Any = None
+    # For the shapes that leave them unset; "" would read the same (no calls, no reason).
+    raw_calls: Any = None  # pragma: no mutate
+    reported_finish: Any = None  # pragma: no mutate
     response_id: str | None = None
     parsed: Any = None
     usage: Usage | None = None
@@ -487,8 +490,8 @@ def parse_chat_response(
             call = tool_call_from_wire(raw, schemas)
             if call is not None:
                 calls.append(call)
-    if not calls and schemas and text:
-        calls = salvage_tool_calls(text, schemas, forced=request.forced if request else False)
+    if not calls and request is not None and schemas and text:
+        calls = salvage_tool_calls(text, schemas, forced=request.forced)
         if calls:
             text = ""
     if parsed is None and text and request is not None and request.json_mode:
@@ -566,24 +569,40 @@ class ChatStreamAssembler:
     and without a finish reason); :meth:`result` gives the assembled :class:`ChatResult`.
     """
 
+    # Declared here, not in __init__: mutation testing copies __init__ once per mutant, and
+    # mypy would reject every copy for declaring the attributes again.
+    _request: ChatRequest
+    _gateway: dict[str, str]
+    _text: list[str]
+    _reasoning: list[str]
+    _calls: dict[int, _CallState]
+    _usage: Usage | None
+    _finish: Any
+    _model: str | None
+    _id: str | None
+    done: bool
+    _hold_text: bool
+    _held: list[str]
+    _think: InlineThinkFilter | None
+
     def __init__(self, request: ChatRequest, *, gateway: dict[str, str] | None = None) -> None:
         self._request = request
         self._gateway = dict(gateway or {})
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._calls: dict[int, _CallState] = {}
-        self._usage: Usage | None = None
-        self._finish: Any = None
-        self._model: str | None = request.model or None  # "": an answer parsed without a request
-        self._id: str | None = None
+        self._text = []
+        self._reasoning = []
+        self._calls = {}
+        self._usage = None
+        self._finish = None  # pragma: no mutate ("" reads as no finish reason too)
+        self._model = request.model or None  # "": an answer parsed without a request
+        self._id = None
         self.done = False
         # With a forced tool, text is held back until the end: gpt-oss may write the call as
         # JSON text (§3.2.8), which is salvaged into a tool call instead of streamed as text.
         self._hold_text = bool(request.forced and request.tool_schemas)
-        self._held: list[str] = []
+        self._held = []
         # Reasoning written inline between <think> tags (§10.10); made at the first event,
         # whose model names the answer's model when there is no request.
-        self._think: InlineThinkFilter | None = None
+        self._think = None
 
     def _think_filter(self) -> InlineThinkFilter:
         if self._think is None:
@@ -636,8 +655,8 @@ class ChatStreamAssembler:
             raw_calls = payload.get("tool_calls")
             if payload.get("finish_reason"):
                 self._finish = payload["finish_reason"]
-        if text is not None and not isinstance(text, str):
-            text = _text(text)[0]
+        if not isinstance(text, str):
+            text = _text(text)[0]  # None → "", a JSON value → its JSON text
         reasoning = reasoning if isinstance(reasoning, str) else ""
         think = self._think_filter()
         if reasoning:
@@ -652,9 +671,15 @@ class ChatStreamAssembler:
             model=self._model,
             id=self._id,
         )
-        if chunk.text and self._hold_text and not self._calls:
-            self._held.append(chunk.text)
-            chunk.text = ""
+        if self._hold_text and not self._calls:
+            if chunk.text:
+                self._held.append(chunk.text)
+                chunk.text = ""
+        elif self._held:
+            # A real call came: nothing will be salvaged, so the held text goes out now, ahead
+            # of this event's text — released at the end, it would follow text that came after.
+            chunk.text = "".join(self._held) + chunk.text
+            self._held.clear()
         if chunk.text:
             self._text.append(chunk.text)
         if chunk.reasoning:
@@ -701,8 +726,7 @@ class ChatStreamAssembler:
                 # Coerce a complete call's values now ("3" → 3 for an integer parameter), as
                 # the unstreamed path does, so streamed and invoked tool calls agree.
                 arguments = complete_arguments(arguments, schemas.get(state.name))
-            elif arguments is not None and not isinstance(arguments, str):
-                arguments = _json.dumps_str(arguments)
+            # Otherwise a fragment: a string, or None when the delta has none.
             if arguments:
                 state.arguments.append(arguments)
             if state.announced:
@@ -722,10 +746,11 @@ class ChatStreamAssembler:
         return out
 
     def _index_for(self, raw_id: Any, name: Any) -> int:
-        if isinstance(raw_id, str) and raw_id:
-            for index, state in self._calls.items():
-                if state.id is not None and (state.id == raw_id or state.id.startswith(raw_id)):
-                    return index
+        for index, state in self._calls.items():
+            # The id as the server sent it: "functions.f:1" is not "functions.f:10~wai…"; a
+            # missing or empty id matches none (no call's id is empty).
+            if state.id is not None and wire_tool_call_id(state.id) == raw_id:
+                return index
         if isinstance(name, str) and name:
             return len(self._calls)
         return max(self._calls, default=0)
@@ -737,32 +762,33 @@ class ChatStreamAssembler:
         Call once at the end of the stream, before :meth:`finish`.
         """
         text, reasoning = self._release_think()
-        if self._hold_text and not self._calls:
-            self._held.append(text)
-            text = ""
-        elif text:
-            self._text.append(text)
-        held = "".join(self._held)
-        self._held.clear()
         tool_calls: list[ToolCallChunk] = []
-        salvaged = (
-            salvage_tool_calls(held, self._request.tool_schemas, forced=self._request.forced)
-            if held and not self._calls
-            else []
-        )
-        if held and not salvaged:
-            self._text.append(held)
-            text += held
-        for index, call in enumerate(salvaged):
-            self._calls[index] = _CallState(
-                id=call.id,
-                name=call.name,
-                arguments=[call.raw_arguments],
-                announced=True,  # pragma: no mutate (true, but nothing is fed after release)
+        # Text is still held only if no call came (the first call releases it, see feed).
+        if self._hold_text and not self._calls:
+            # What the filter gave back ends the held text: together they are the forced
+            # call written as text (salvaged), or the answer.
+            held = "".join(self._held) + text
+            self._held.clear()
+            text = ""
+            salvaged = salvage_tool_calls(
+                held, self._request.tool_schemas, forced=self._request.forced
             )
-            tool_calls.append(
-                ToolCallChunk(index=index, id=call.id, name=call.name, arguments=call.raw_arguments)
-            )
+            for index, call in enumerate(salvaged):
+                self._calls[index] = _CallState(
+                    id=call.id,
+                    name=call.name,
+                    arguments=[call.raw_arguments],
+                    announced=True,  # pragma: no mutate (true, but nothing is fed after release)
+                )
+                tool_calls.append(
+                    ToolCallChunk(
+                        index=index, id=call.id, name=call.name, arguments=call.raw_arguments
+                    )
+                )
+            if not salvaged:
+                text = held
+        if text:
+            self._text.append(text)
         if not (text or reasoning or tool_calls):
             return None
         return ChatChunk(

@@ -123,7 +123,7 @@ def unexpected_answer(
     caller. ``invalid_json``: the body is text the transport could not decode as the JSON
     its content type announced.
     """
-    kind = content_type.split(";", 1)[0].strip().lower() or "no content type"
+    kind = content_type.partition(";")[0].strip().lower() or "no content type"
     check = "check base_url and any proxy or gateway in between."
     if isinstance(body, (bytes, bytearray)):
         if body and allow_binary:
@@ -346,10 +346,9 @@ def _hint(
     cls: type[APIError],
     status: int,
     codes: tuple[int, ...],
-    messages: list[str],
+    text: str,
     model: str | None,
 ) -> str | None:
-    text = " ".join(messages)
     model_name = model or "the model"
     if 7000 in codes or 7003 in codes:
         return (
@@ -517,9 +516,10 @@ def error_from_response(
         summary = f"non-JSON response body: {_text_snippet(body)}"
     else:
         summary = "no error details in the response body"
-    messages = [d.message for d in details]
-    cls = _pick_class(status, codes, " ".join(messages))
-    hint = _hint(cls, status, codes, messages, model)
+    # Every entry's message, read as one text by the rules that look at words.
+    text = " ".join(d.message for d in details)
+    cls = _pick_class(status, codes, text)
+    hint = _hint(cls, status, codes, text, model)
     where = f" for {model}" if model else ""
     err = cls(
         f"Workers AI returned HTTP {status}{where}: {summary}",
@@ -528,11 +528,10 @@ def error_from_response(
         request_id=headers.get("cf-ray"),
         model=model,
         body=body,
-        retry_after=None,
-        hint=hint,
+        hint=hint,  # retry_after: the transport sets it from the response's headers
     )
     if isinstance(err, errors.ModelInputError):
-        pointer = _FIELD_POINTER.search(" ".join(d.message for d in details))
+        pointer = _FIELD_POINTER.search(text)
         err.field = pointer.group(1) if pointer else None
     if isinstance(err, errors.ModelRetiredError) and model:
         info = get_model_info(model)

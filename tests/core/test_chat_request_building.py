@@ -220,10 +220,11 @@ def test_nothing_is_lifted_out_of_a_bare_schema_into_the_envelope() -> None:
     }
 
 
+@pytest.mark.parametrize("description", ["", None, 8])
 @pytest.mark.parametrize("name", ["", None, 7])
-def test_an_envelope_without_a_usable_name_or_description(name: Any) -> None:
+def test_an_envelope_without_a_usable_name_or_description(name: Any, description: Any) -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
-    envelope = {"name": name, "description": "", "schema": schema, "strict": None}
+    envelope = {"name": name, "description": description, "schema": schema, "strict": None}
     rf = {"type": "json_schema", "json_schema": envelope}
     # native: nothing to fold in (§10.6)
     assert _sent_format(rf) == {"type": "json_schema", "json_schema": schema}

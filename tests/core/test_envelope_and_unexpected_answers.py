@@ -21,6 +21,10 @@ from workersai._sse import ServerSentEvent
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 CHECK = "check base_url and any proxy or gateway in between."
+PORTAL = (
+    "Something other than Workers AI answered: a captive portal (hotel or office Wi-Fi: open "
+    "any web page to log in), a corporate proxy, or a wrong base_url."
+)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +142,7 @@ def test_answers_are_not_unexpected(body: Any, content_type: str, allowed: dict[
             "Text/HTML; charset=utf-8",
             {"allow_text": True},
             "an HTML page (text/html): Hotel Wi-Fi: log in",
-            "open any web page to log in",
+            PORTAL,
             id="portal page",
         ),
         pytest.param(
@@ -146,15 +150,23 @@ def test_answers_are_not_unexpected(body: Any, content_type: str, allowed: dict[
             "text/plain",
             {"allow_text": True},
             "an HTML page (text/plain): Sign in",
-            "a wrong base_url",
+            PORTAL,
             id="HTML sent as text",
+        ),
+        pytest.param(
+            "Please log in to continue.",
+            "text/html",
+            {"allow_text": True},
+            "an HTML page (text/html): Please log in to continue.",  # by its type alone
+            PORTAL,
+            id="HTML without a tag",
         ),
         pytest.param(
             "<p>cut",
             "application/json",
             {"invalid_json": True},
             "an HTML page (application/json): cut",
-            "a corporate proxy",
+            PORTAL,
             id="HTML sent as JSON",
         ),
         pytest.param(
@@ -162,7 +174,7 @@ def test_answers_are_not_unexpected(body: Any, content_type: str, allowed: dict[
             "text/event-stream",
             {"allow_text": True},
             "an event stream (text/event-stream) to a request that did not ask for one",
-            f"use client.stream(...), or {CHECK}",
+            f"A proxy or gateway forced streaming: use client.stream(...), or {CHECK}",
             id="event stream",
         ),
         pytest.param(
@@ -183,6 +195,14 @@ def test_answers_are_not_unexpected(body: Any, content_type: str, allowed: dict[
         ),
         pytest.param(
             "OK",
+            "Text/Plain; charset=utf-8; format=flowed",
+            {},
+            "text/plain: OK",  # the media type alone, whatever parameters follow
+            f"This endpoint answers JSON: {CHECK}",
+            id="text with parameters",
+        ),
+        pytest.param(
+            "OK",
             "",
             {},
             "no content type: OK",
@@ -197,7 +217,7 @@ def test_bodies_that_are_not_an_answer_say_what_came_and_what_to_do(
     err = unexpected_answer(body, content_type, **options)
     assert isinstance(err, errors.UnexpectedResponseError)
     assert err.message == f"Workers AI returned HTTP 200 with {what}, not a JSON answer"
-    assert err.hint is not None and hint in err.hint
+    assert err.hint == hint  # whole: it says what to do
     assert err.body == (body if isinstance(body, str) else None)
     assert (err.status_code, err.request_id, err.model) == (200, None, None)
 
@@ -221,3 +241,9 @@ def test_a_long_body_is_cut_to_a_readable_excerpt() -> None:
     assert f"(text/html): {excerpt[:120]}…, not a JSON answer" in err.message
     short = unexpected_answer("x" * 120, "text/plain")
     assert short is not None and short.message.endswith(": " + "x" * 120 + ", not a JSON answer")
+    # every kind of body is cut at the same 120 characters
+    text = unexpected_answer("y" * 121, "text/plain")
+    assert text is not None and text.message.endswith(": " + "y" * 120 + "…, not a JSON answer")
+    cut = unexpected_answer('{"a": "' + "z" * 130, "application/json", invalid_json=True)
+    assert cut is not None
+    assert cut.message.endswith(': {"a": "' + "z" * 113 + "…, not a JSON answer")

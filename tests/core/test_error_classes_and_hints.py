@@ -267,6 +267,7 @@ def test_each_condition_gets_a_hint_that_says_what_to_do(
         (400, _body(None)),
         (409, _body(None)),
         (403, _body(3023)),
+        (408, _body(3007)),  # a timeout: nothing to add (not "too large")
         (404, "Not Found"),
         (200, _body(9999)),
     ],
@@ -431,6 +432,23 @@ def test_a_retired_model_names_its_replacement(
     err = error_from_response(status, body, model=model)
     assert isinstance(err, errors.ModelRetiredError)
     assert (err.hint, err.replacement) == (hint, replacement)
+
+
+def test_only_a_retirement_error_names_a_replacement(retired_catalog: ModelCatalog) -> None:
+    # a retired model can fail for another reason (capacity): that error is not the place
+    # for the catalog's replacement, whose attribute only ModelRetiredError declares
+    err = error_from_response(429, _body(3040), model="@cf/test/old")
+    assert isinstance(err, errors.CapacityExceededError)
+    assert not hasattr(err, "replacement")
+
+
+def test_a_retirement_said_by_one_of_several_entries_is_read_word_by_word() -> None:
+    # the entries' messages are read as one text: a word at the end of one entry is still
+    # a whole word ("deprecated", then the next entry)
+    body = {"errors": [{"message": "This model was deprecated"}, {"message": "See the docs."}]}
+    err = error_from_response(400, body)
+    assert isinstance(err, errors.ModelRetiredError)
+    assert err.message == ("Workers AI returned HTTP 400: This model was deprecated; See the docs.")
 
 
 def test_a_current_model_in_a_retired_error_has_no_replacement(

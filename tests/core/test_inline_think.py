@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from workersai import AsyncWorkersAI, ChatChunk, ChatResult, WorkersAI
 from workersai._chat import ChatStreamAssembler, build_chat_request, parse_chat_response
+from workersai._envelope import EventStreamBody
+from workersai._sse import ServerSentEvent
 from workersai._think import PREFILLED_THINK_MODELS
 from workersai.models import get_model_info
 from workersai.testing import Reply, WorkersAIServer, envelope
@@ -164,6 +166,16 @@ def test_a_complete_answer_without_the_closing_tag_stays_the_answer() -> None:
     assert (result.text, result.reasoning) == ("Paris.", None)
 
 
+def test_without_a_request_the_answers_own_model_decides() -> None:
+    # parse_chat_response on its own (a cassette, a Batch API item): the model the answer names
+    assert (parse_chat_response(_completion(ANSWER)).text, _completion(ANSWER)["model"]) == (
+        "Paris.",
+        QWQ,
+    )
+    llama = {**_completion(ANSWER), "model": LLAMA}
+    assert (parse_chat_response(llama).text, parse_chat_response(llama).reasoning) == (ANSWER, None)
+
+
 def test_a_raw_prompt_has_no_template_and_so_no_prefilled_tag() -> None:
     request = build_chat_request(DEEPSEEK, prompt="Q: capital of France?\nA:", raw=True)
     result = parse_chat_response(envelope({"response": ANSWER}), request)
@@ -269,6 +281,32 @@ def test_through_the_client_both_stream_formats(server: WorkersAIServer, client:
             result = stream.result()
         assert _joined(chunks) == ("Paris.", "Okay, the user asks.")
         assert (result.text, result.reasoning) == ("Paris.", "Okay, the user asks.")
+
+
+def test_a_raw_prompt_streamed_has_no_prefilled_tag_either() -> None:
+    # raw: the prompt went without the chat template, so nothing pre-filled <think>
+    request = build_chat_request(
+        DEEPSEEK, prompt="Q: capital of France?\nA:", raw=True, stream=True
+    )
+    assembler = ChatStreamAssembler(request)
+    deltas = ["Okay.\n</th", "ink>\n\nParis."]
+    chunks = [assembler.feed(_json(e)) for e in _events(deltas, "native")]
+    assert [c.text for c in chunks if c] == deltas
+    assert assembler.release() is None
+    assert (assembler.result().text, assembler.result().reasoning) == ("".join(deltas), None)
+
+
+def test_an_event_stream_without_a_request_is_split_by_the_model_it_names() -> None:
+    # a proxy's event stream read on its own (§10.2): the first event's model decides
+    events = [{"model": QWQ, "response": "Okay.\n</th"}, {"response": "ink>\n\nParis."}]
+    body = EventStreamBody(
+        tuple(ServerSentEvent(data=_json(e)) for e in [*events, {"finish_reason": "stop"}])
+    )
+    result = parse_chat_response(body)
+    assert (result.text, result.reasoning, result.model) == ("Paris.", "Okay.", QWQ)
+    llama = [{**events[0], "model": LLAMA}, events[1], {"finish_reason": "stop"}]
+    body = EventStreamBody(tuple(ServerSentEvent(data=_json(e)) for e in llama))
+    assert parse_chat_response(body).reasoning is None
 
 
 # -- streamed == unstreamed, for any text and any split ----------------------------------

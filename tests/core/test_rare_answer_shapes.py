@@ -258,7 +258,7 @@ def test_a_list_that_is_not_text_parts_is_a_json_value() -> None:
 
 @pytest.mark.parametrize(
     ("response", "text"),
-    [(True, "true"), (False, "false"), (2.5, "2.5"), (0, "0"), ([1, 2], "[1,2]")],
+    [(True, "true"), (False, "false"), (2.5, "2.5"), (0, "0"), ([1, 2], "[1,2]"), ({}, "{}")],
 )
 def test_json_mode_scalars_and_arrays_are_text_and_parsed(response: Any, text: str) -> None:
     # §3.2.4: JSON mode answers a JSON value in "response", not always an object
@@ -269,6 +269,29 @@ def test_json_mode_scalars_and_arrays_are_text_and_parsed(response: Any, text: s
 def test_a_bare_number_result_is_text_and_parsed() -> None:
     result = parse_chat_response({"result": 42, "success": True, "errors": []})
     assert (result.text, result.parsed, result.finish_reason) == ("42", 42, "stop")
+    assert (result.reasoning, result.tool_calls, result.id) == (None, [], None)
+
+
+def test_a_bare_string_result_is_the_text() -> None:
+    # §3.2 item 6: Llama 3.3's output schema allows a bare string result
+    result = parse_chat_response({"result": "Paris.", "success": True, "errors": []})
+    assert (result.text, result.parsed, result.reasoning) == ("Paris.", None, None)
+    # read like any text: JSON mode parses it, inline reasoning is split off (§10.10)
+    json_mode = build_chat_request(LLAMA, USER, response_format={"type": "json_object"})
+    body = {"result": '{"city": "Paris"}', "success": True, "errors": []}
+    assert parse_chat_response(body, json_mode).parsed == {"city": "Paris"}
+    qwq = build_chat_request("@cf/qwen/qwq-32b", USER)
+    body = {"result": "Easy.\n</think>\n\nParis.", "success": True, "errors": []}
+    assert (parse_chat_response(body, qwq).text, parse_chat_response(body, qwq).reasoning) == (
+        "Paris.",
+        "Easy.",
+    )
+
+
+def test_a_null_result_is_an_empty_answer() -> None:
+    result = parse_chat_response({"result": None, "success": True, "errors": []})
+    assert (result.text, result.parsed, result.reasoning) == ("", None, None)
+    assert (result.tool_calls, result.finish_reason) == ([], "stop")
 
 
 def test_native_reasoning_in_either_spelling_and_reported_finish() -> None:
@@ -282,3 +305,21 @@ def test_native_reasoning_in_either_spelling_and_reported_finish() -> None:
 def test_reasoning_that_is_not_text_is_dropped() -> None:
     result = parse_chat_response({"response": "4", "reasoning": {"steps": 2}})
     assert (result.text, result.reasoning) == ("4", None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"object": "chat.completion", "choices": [{"message": {"content": "Hi"}}]},
+        {"object": "response", "output_text": "Hi"},
+        {"type": "message", "content": [{"type": "text", "text": "Hi"}]},
+    ],
+    ids=["chat.completion", "Responses API", "Anthropic"],
+)
+def test_the_answers_own_model_name_wins_over_the_requests(body: dict[str, Any]) -> None:
+    # the model that answered (an alias resolved, a fallback) is what the result reports
+    served = {**body, "model": "@cf/test/served-model"}
+    result = parse_chat_response(served, build_chat_request(LLAMA, USER))
+    assert (result.text, result.model) == ("Hi", "@cf/test/served-model")
+    assert result.raw == served  # the body as it came, for what the result does not read
+    assert parse_chat_response(body, build_chat_request(LLAMA, USER)).model == LLAMA

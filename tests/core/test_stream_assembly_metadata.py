@@ -297,3 +297,13 @@ def test_a_stream_of_only_its_usage_trailer_releases_nothing() -> None:
     assert assembler.release() is None
     result = assembler.result()
     assert (result.text, result.reasoning, result.usage) == ("", None, Usage(9, 0, 9))
+
+
+def test_an_empty_stream_is_an_empty_answer_without_an_id() -> None:
+    # only [DONE]: no event named an id or carried content
+    assembler = ChatStreamAssembler(_native())
+    assert _feed(assembler, "[DONE]") == [None]
+    assert assembler.release() is None
+    assert assembler.finish() == ChatChunk(is_final=True, finish_reason="stop", model=LLAMA)
+    result = assembler.result()
+    assert (result.text, result.id, result.reasoning, result.tool_calls) == ("", None, None, [])

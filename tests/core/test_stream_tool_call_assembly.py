@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from workersai._chat import ChatRequest, ChatStreamAssembler, build_chat_request
+from workersai._tools import wire_tool_call_id
 from workersai.results import ChatChunk, ToolCall, ToolCallChunk
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -148,6 +151,36 @@ def test_fragments_without_index_follow_the_servers_id_even_a_turn_scoped_one() 
     assert _args(_done(assembler)) == [
         (weather_id, "get_weather", {"city": "Rome"}),
         (time_id, "get_time", {"city": "Paris"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("long_id", "short_id"),
+    [("functions.get_weather:10", "functions.get_weather:1"), ("call_10", "call_1")],
+)
+def test_an_id_that_begins_another_calls_id_is_still_its_own_call(
+    long_id: str, short_id: str
+) -> None:
+    # The 11th call of a turn ("…:10") came first: "…:1" must not be read as its id, with or
+    # without the suffix that makes turn-scoped ids unique.
+    assembler = ChatStreamAssembler(_request())
+    chunks = _calls(
+        assembler,
+        [{"id": long_id, "function": {"name": "get_weather", "arguments": ""}}],
+        [{"id": short_id, "function": {"name": "get_weather", "arguments": ""}}],
+        [{"id": long_id, "function": {"arguments": '{"city": "Rome"}'}}],
+        [{"id": short_id, "function": {"arguments": '{"city": "Paris"}'}}],
+    )
+    assert [[(c.index, c.name) for c in tc] for tc in _tool_chunks(chunks)] == [
+        [(0, "get_weather")],
+        [(1, "get_weather")],
+        [(0, None)],
+        [(1, None)],
+    ]
+    calls = _done(assembler)
+    assert [(wire_tool_call_id(c.id), c.arguments) for c in calls] == [
+        (long_id, {"city": "Rome"}),
+        (short_id, {"city": "Paris"}),
     ]
 
 
@@ -394,7 +427,8 @@ def test_forced_tool_text_after_a_real_call_streams_as_it_comes() -> None:
 
 def test_text_held_before_a_real_call_is_released_as_text_not_salvaged() -> None:
     # the model wrote JSON text, then made the call properly: the call stands, the text
-    # is text (salvaging it would overwrite the real call)
+    # is text (salvaging it would overwrite the real call); it goes out with the call, ahead
+    # of the text after it (released at the end, it would come after " Done.")
     assembler = _forced()
     _text_events(assembler, '{"city": "Rome"}')
     real = {
@@ -402,9 +436,29 @@ def test_text_held_before_a_real_call_is_released_as_text_not_salvaged() -> None
         "id": "c1",
         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
     }
-    _calls(assembler, [real])
+    [with_call] = _calls(assembler, [real])
+    assert with_call is not None
+    assert with_call.text == '{"city": "Rome"}'
+    assert [(t.id, t.name) for t in with_call.tool_calls] == [("c1", "get_weather")]
+    assert _text_events(assembler, " Done.")[0] == ChatChunk(
+        text=" Done.", model=GPT_OSS, id="gen-9"
+    )
     assembler.feed("[DONE]")
-    assert assembler.release() == ChatChunk(text='{"city": "Rome"}', model=GPT_OSS, id="gen-9")
+    assert assembler.release() is None
     result = assembler.result()
-    assert result.text == '{"city": "Rome"}'
+    assert result.text == '{"city": "Rome"} Done.'
     assert _args(result.tool_calls) == [("c1", "get_weather", {"city": "Paris"})]
+
+
+def test_held_text_goes_out_ahead_of_the_text_beside_the_first_call() -> None:
+    # one event with text and the first real call: the held text came before it
+    assembler = _forced()
+    assert _text_events(assembler, "Let me ", "check. ") == [None, None]
+    real = {"index": 0, "id": "c1", "function": {"name": "get_weather", "arguments": "{}"}}
+    event = {"response": "Calling.", "tool_calls": [real], "id": "gen-9"}
+    chunk = assembler.feed(json.dumps(event))
+    assert chunk is not None
+    assert (chunk.text, [t.id for t in chunk.tool_calls]) == ("Let me check. Calling.", ["c1"])
+    assembler.feed("[DONE]")
+    assert assembler.release() is None
+    assert assembler.result().text == "Let me check. Calling."
