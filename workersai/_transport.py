@@ -319,8 +319,12 @@ def _abandon(client: httpx.AsyncClient) -> None:
         connection_pool = getattr(pool, "_pool", None)  # pragma: no mutate
         connections = getattr(connection_pool, "_connections", None) or ()  # pragma: no mutate
         for connection in list(connections):
-            # AsyncHTTPConnection → its HTTP/1.1 or HTTP/2 connection → the network stream
+            # AsyncHTTPConnection → its HTTP/1.1 or HTTP/2 connection → the network stream;
+            # through a forward proxy (an http:// URL) one level more: the forwarding
+            # connection → its AsyncHTTPConnection to the proxy → HTTP/1.1 → the stream
             inner = getattr(connection, "_connection", None)  # pragma: no mutate
+            if getattr(inner, "_network_stream", None) is None:
+                inner = getattr(inner, "_connection", None)  # pragma: no mutate
             found = _asyncio_transport(getattr(inner, "_network_stream", None))  # pragma: no mutate
             if found is not None:
                 _release_now(found)
@@ -381,7 +385,15 @@ class _OwnedAsyncClient(httpx.AsyncClient):
         self._engine = engine  # read by _init_transport, which super().__init__ calls
         self._abandoned = False
         super().__init__(**kwargs)
-        self.routes = _Routes(self._transport_for_url, self.headers)
+        # Routes reach the pools through a weak method: the bound method would be a cycle,
+        # leaving a dropped client to the cyclic collector, which finalises garbage in no set
+        # order — its socket transports could warn "unclosed transport" before __del__ runs.
+        method = weakref.WeakMethod(self._transport_for_url)
+
+        def transport_for(url: httpx.URL) -> Any:
+            return method()(url)  # type: ignore[misc]  # (routes go with their client: never None)
+
+        self.routes = _Routes(transport_for, self.headers)
         self._loop_ref = weakref.ref(loop)
         # The loop only holds its async generators weakly: keep this one alive with us.
         self._closer = _close_at_loop_shutdown(weakref.ref(self))
