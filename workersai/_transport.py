@@ -259,7 +259,9 @@ def _asyncio_transport(stream: Any) -> asyncio.BaseTransport | None:
     """The asyncio socket transport under a connection: an httpcore network stream
     (AnyIOStream → anyio TLS or socket stream → asyncio transport) or an asyncio transport
     (TLS ones wrap the socket's); ``None`` if the layers are not the expected ones."""
-    for _ in range(5):
+    # The deepest chain (httpx's pool, TLS through an HTTPS proxy: AnyIOStream → TLSStream →
+    # TLSStream → SocketStream → transport) ends at the 5th step: a 6th changes nothing.
+    for _ in range(5):  # pragma: no mutate
         if isinstance(stream, asyncio.BaseTransport):
             inner = getattr(getattr(stream, "_ssl_protocol", None), "_transport", None)
             if inner is None:
@@ -417,14 +419,23 @@ class _OwnedAsyncClient(httpx.AsyncClient):
     def _init_proxy_transport(  # type: ignore[override]
         self,
         proxy: httpx.Proxy,
-        verify: Any = True,
-        trust_env: bool = True,
+        # httpx passes verify, cert, trust_env, http1, http2 and limits on every call: these
+        # defaults are never used, so mutating them changes nothing.
+        verify: Any = True,  # pragma: no mutate
+        trust_env: bool = True,  # pragma: no mutate
         limits: Any = DEFAULT_LIMITS,
         **kwargs: Any,
     ) -> httpx.AsyncBaseTransport:
         if self._engine is None:
+            # Not passing trust_env or **kwargs would change nothing either: httpx's defaults
+            # are the values the package uses (trust_env=True, cert=None, http1=True,
+            # http2=False), and verify is always an SSLContext, which trust_env cannot change.
             return super()._init_proxy_transport(
-                proxy, verify=verify, trust_env=trust_env, limits=limits, **kwargs
+                proxy,
+                verify=verify,
+                trust_env=trust_env,  # pragma: no mutate
+                limits=limits,
+                **kwargs,  # pragma: no mutate
             )
         return self._engine(verify=verify, trust_env=trust_env, limits=limits, proxy=proxy)
 
@@ -579,7 +590,7 @@ def read_result(response: httpx.Response, model: str | None = None) -> Any:
     body = decode_body(response)
     problem = unexpected_answer(
         body,
-        response.headers.get("content-type", ""),
+        response.headers.get("content-type", ""),  # pragma: no mutate (httpx headers ignore case)
         status=response.status_code,
         headers=response.headers,
         model=model,

@@ -358,3 +358,45 @@ def test_a_closed_loop_releases_the_sockets_of_every_pool_including_proxy_mounts
     assert len(abandoned) == 1
     assert _resource_warnings(caught) == []
     assert errors == []
+
+
+# -- a loop closed while a connection was still being opened -----------------------------------
+
+
+@pytest.mark.usefixtures("trusting_pools")
+def test_a_loop_closed_mid_connect_leaves_the_next_call_working(
+    tls_server: _LoopbackServer,
+) -> None:
+    # The first loop is closed while its call still waits for a TLS handshake that never
+    # comes: httpx's pool holds a connection with no network stream yet, which the release
+    # of that loop's client must skip (not fail on) at the next call's lookup. (aiohttp's
+    # pool only holds connections once open; and its pending call, collected on a closed
+    # loop, fails to clean up — an "Event loop is closed" of aiohttp's own.)
+    engine = "httpx"
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    client = AsyncWorkersAI(
+        "acct", "tok", base_url=f"https://127.0.0.1:{silent.getsockname()[1]}/client/v4",
+        http_backend=engine, retry_policy=FAST,
+    )  # fmt: skip
+    loop = asyncio.new_event_loop()
+    try:
+        pending = loop.create_task(client.chat(LLAMA, USER))
+        loop.run_until_complete(asyncio.sleep(0.3))
+        assert not pending.done()  # still opening its connection
+    finally:
+        loop.close()
+    [old] = client._transport._clients.values()
+    [connection] = old._transport._pool._connections
+    assert connection._connection is None  # in the pool, without a network stream yet
+    del old, connection
+    client.base_url = f"{tls_server.url}/client/v4"
+    with warnings.catch_warnings():
+        # the pending call's own socket is not in any pool yet: asyncio reports it when the
+        # task is collected ("Task was destroyed but it is pending!"), as for any task a
+        # closed loop left behind
+        warnings.simplefilter("ignore", ResourceWarning)
+        assert asyncio.run(client.chat(LLAMA, USER)).text == "ok"
+        del pending, loop
+        gc.collect()
+    silent.close()
+    assert len(client._transport._clients) == 1
