@@ -780,7 +780,7 @@ class SyncTransport:
 
     def _send_once(self, req: PreparedRequest) -> httpx.Response:
         client = self.client
-        logger.debug("%s", req.label)
+        logger.debug(req.label)  # no args: the label is never %-formatted
         if isinstance(client, _OwnedClient):
             # The fast path reuses the dict the default timeout gives: either branch is equal.
             timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
@@ -961,7 +961,7 @@ class AsyncTransport:
 
     async def _send_once(self, req: PreparedRequest) -> httpx.Response:
         client = self.client
-        logger.debug("%s", req.label)
+        logger.debug(req.label)  # no args: the label is never %-formatted
         if isinstance(client, _OwnedAsyncClient):
             # The fast path reuses the dict the default timeout gives: either branch is equal.
             timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
