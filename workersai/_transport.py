@@ -459,6 +459,11 @@ class _OwnedAsyncClient(httpx.AsyncClient):
             pass
 
 
+# The backoff doubles at most this many times: past it the delay is max_delay for any real
+# policy (0.5 s · 2³⁰ is 17 years), so the cap only keeps 2.0 ** n finite.
+_MAX_DOUBLINGS = 30
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Backoff settings. The number of retries is the client's ``max_retries``."""
@@ -470,7 +475,9 @@ class RetryPolicy:
     jitter: float = 0.25
 
     def backoff(self, retries_taken: int) -> float:
-        delay = min(self.initial_delay * (2.0 ** min(retries_taken, 30)), self.max_delay)
+        delay = min(
+            self.initial_delay * (2.0 ** min(retries_taken, _MAX_DOUBLINGS)), self.max_delay
+        )
         return max(delay * (1 - self.jitter * random.random()), 0.0)
 
 
@@ -557,13 +564,13 @@ class JSONAnswer:
 
 def _transport_error(exc: httpx.TransportError, req: PreparedRequest) -> APIConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        kind = type(exc).__name__.lower().replace("timeout", " timeout").strip()  # "read timeout"
         return APITimeoutError(
             f"{req.label} timed out ({kind}; read timeout {req.timeout.read}s).",
             hint="Raise `timeout` for long generations, or stream the answer.",
         )
     return APIConnectionError(
-        f"{req.label} failed: {type(exc).__name__}: {exc}".rstrip(": "),
+        f"{req.label} failed: {type(exc).__name__}: {exc}".removesuffix(": "),  # empty str(exc)
         hint="Check network access to the API (base_url) and any proxy.",
     )
 
@@ -638,7 +645,7 @@ def read_checked_body(
 def _status_error(response: httpx.Response, req: PreparedRequest) -> APIError:
     body = decode_body(response)
     if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
+        body = body.decode(errors="replace")  # UTF-8
     error = error_from_response(
         response.status_code, body, headers=response.headers, model=req.model
     )
@@ -729,7 +736,12 @@ def _finalise(
         and not req.idempotent
         and error.is_retryable
         and retries_taken < req.max_retries
-        and not _surely_not_accepted(error, cause)
+        and not _surely_not_accepted(
+            # Equivalent to None here: a failure that surely was not sent, with retries left,
+            # is retried (see _RetryLogic.delay), never finalised.
+            error,
+            cause,  # pragma: no mutate
+        )
     ):
         note = (
             f"{req.label} was not retried: the server may have accepted it before failing, "
@@ -823,11 +835,20 @@ class SyncTransport:
                         return response, retries_taken
                     error, cause = _status_error(response, req), None  # type: ignore[assignment]
                 finally:
-                    if not (response.is_success and stream):
+                    # `or` would change nothing here: a response read to its end is closed by
+                    # read(), one whose read failed by httpcore's pool. (Not so on aiohttp.)
+                    if not (
+                        response.is_success and stream  # pragma: no mutate
+                    ):
                         response.close()
             delay = self._retry.delay(error, retries_taken, req, headers, cause)
             if delay is None:
-                raise _finalise(error, retries_taken, req, cause) from cause
+                raise _finalise(
+                    error,
+                    retries_taken,
+                    req,
+                    cause,  # pragma: no mutate (no different from None here: see _finalise)
+                ) from cause
             retries_taken += 1
             self._retry.log_retry(req, error, delay, retries_taken)
             time.sleep(delay)
@@ -1007,7 +1028,12 @@ class AsyncTransport:
                         await response.aclose()
             delay = self._retry.delay(error, retries_taken, req, headers, cause)
             if delay is None:
-                raise _finalise(error, retries_taken, req, cause) from cause
+                raise _finalise(
+                    error,
+                    retries_taken,
+                    req,
+                    cause,  # pragma: no mutate (no different from None here: see _finalise)
+                ) from cause
             retries_taken += 1
             self._retry.log_retry(req, error, delay, retries_taken)
             await asyncio.sleep(delay)
