@@ -597,7 +597,10 @@ def read_result(response: httpx.Response, model: str | None = None) -> Any:
     body = decode_body(response)
     problem = unexpected_answer(
         body,
-        response.headers.get("content-type", ""),  # pragma: no mutate (httpx headers ignore case)
+        response.headers.get(
+            "content-type",  # pragma: no mutate (httpx headers ignore case)
+            "",
+        ),
         status=response.status_code,
         headers=response.headers,
         model=model,
@@ -674,7 +677,9 @@ class _RetryLogic:
             isinstance(error, DailyLimitExceededError) or 3036 in error.codes
         ):
             return None  # the allocation resets at 00:00 UTC: no header makes a retry succeed
-        should = (headers or {}).get("x-should-retry")
+        should = (headers or {}).get(
+            "x-should-retry"  # pragma: no mutate (httpx headers: any case is the same header)
+        )
         if should == "false":
             return None
         if should != "true":

@@ -1,6 +1,7 @@
-"""What a failed connection or a timeout tells the caller: the request's label, what failed,
-and a hint saying what to do — on the sync and the async client (one retry layer,
-``workersai._transport``, builds both)."""
+"""What the transport's errors tell the caller: a failed connection or a timeout (the request's
+label, what failed, and a hint saying what to do — on the sync and the async client: one retry
+layer, ``workersai._transport``, builds both), an envelope with several errors, and an async
+engine asked for but not installed."""
 
 from __future__ import annotations
 
@@ -10,13 +11,27 @@ from typing import Any
 import httpx
 import pytest
 
-from workersai import APIConnectionError, APITimeoutError, AsyncWorkersAI, WorkersAI
+from tests.conftest import LOOPBACK
+from workersai import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AsyncWorkersAI,
+    InvalidInputError,
+    RetryPolicy,
+    WorkersAI,
+    _transport,
+)
+from workersai.testing import Reply, WorkersAIServer, envelope
+
+pytestmark = [LOOPBACK]
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
 USER = [{"role": "user", "content": "hi"}]
 LABEL = f"POST /ai/run/{LLAMA}"  # the route, without the account id
 TIMEOUT_HINT = "Raise `timeout` for long generations, or stream the answer."
 NETWORK_HINT = "Check network access to the API (base_url) and any proxy."
+FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 
 
 def _raising(exc: Exception) -> httpx.MockTransport:
@@ -90,3 +105,46 @@ def test_a_connection_failure_says_what_failed_and_what_to_check(
     assert error.message == message
     assert error.hint == NETWORK_HINT
     assert error.__cause__ is exc
+
+
+# -- an envelope with several errors -------------------------------------------------------------
+
+
+def test_a_used_up_allocation_among_several_errors_is_not_retried(server: WorkersAIServer) -> None:
+    # An envelope can carry several errors (per reference §2.1): the first one here is a
+    # retryable capacity error (3040), but 3036 — the daily allocation used up (per reference
+    # §2.2) — means no retry can succeed before 00:00 UTC.
+    body = envelope(
+        None,
+        errors=[
+            {"code": 3040, "message": "Capacity temporarily exceeded, please try again."},
+            {"code": 3036, "message": "You have used up your daily free allocation."},
+        ],
+    )
+    server.handler = lambda request: Reply.json(body, status=429)
+    client = WorkersAI("acct", "tok", base_url=server.base_url, retry_policy=FAST, max_retries=2)
+    with pytest.raises(APIError) as info:
+        client.chat(LLAMA, USER)
+    assert info.value.codes[:2] == (3040, 3036)
+    assert len(server.requests) == 1
+
+
+# -- the async engine asked for is not installed -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("how", "field"), [("argument", "http_backend"), ("environment", "WORKERSAI_ASYNC_HTTP")]
+)
+def test_asking_for_aiohttp_without_it_names_where_it_was_asked(
+    how: str, field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_transport, "aiohttp_installed", lambda: False)
+    monkeypatch.setenv("WORKERSAI_ASYNC_HTTP", "aiohttp")
+    kwargs: dict[str, Any] = {"http_backend": "aiohttp"} if how == "argument" else {}
+    with pytest.raises(InvalidInputError) as info:
+        AsyncWorkersAI("acct", "tok", **kwargs)
+    assert info.value.field == field
+    assert info.value.message == f"{field} asks for aiohttp, but httpx-aiohttp is not installed"
+    assert info.value.hint == (
+        "Install it with `pip install 'workersai[speed]'` (httpx-aiohttp and aiohttp)."
+    )
