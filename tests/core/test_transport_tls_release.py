@@ -400,3 +400,37 @@ def test_a_loop_closed_mid_connect_leaves_the_next_call_working(
         gc.collect()
     silent.close()
     assert len(client._transport._clients) == 1
+
+
+# -- a client dropped while its own loop runs --------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_client_dropped_inside_its_running_loop_is_closed_there_cleanly(
+    engine: str, plain_server: _LoopbackServer, abandoned: list[int]
+) -> None:
+    # Its loop can still run an aclose(): that is what happens (no socket is torn down under
+    # the running loop, which would then fail on the transports it still schedules for).
+    errors: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
+        holder = [
+            AsyncWorkersAI(
+                "acct", "tok", base_url=f"{plain_server.url}/client/v4", http_backend=engine,
+                retry_policy=FAST,
+            )
+        ]  # fmt: skip
+        assert (await holder[0].chat(LLAMA, USER)).text == "ok"
+        holder.clear()  # dropped without aclose(), its loop running
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        asyncio.run(main())
+        gc.collect()
+    assert plain_server.wait_closed([0])
+    assert abandoned == []  # closed on its loop, not released from outside
+    assert errors == []
+    assert _resource_warnings(caught) == []
