@@ -25,6 +25,7 @@ import gc
 import socket
 import ssl
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -434,3 +435,37 @@ def test_a_client_dropped_inside_its_running_loop_is_closed_there_cleanly(
     assert abandoned == []  # closed on its loop, not released from outside
     assert errors == []
     assert _resource_warnings(caught) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_client_dropped_from_another_thread_is_closed_on_its_loop(
+    engine: str, plain_server: _LoopbackServer, abandoned: list[int]
+) -> None:
+    # Its loop idles in another thread: the close must be handed to that loop thread-safely
+    # (which also wakes it), not started from this thread, where the idle loop never sees it.
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    holder = [
+        AsyncWorkersAI(
+            "acct", "tok", base_url=f"{plain_server.url}/client/v4", http_backend=engine,
+            retry_policy=FAST,
+        )
+    ]  # fmt: skip
+    try:
+        call = asyncio.run_coroutine_threadsafe(holder[0].chat(LLAMA, USER), loop)
+        assert call.result(timeout=10).text == "ok"
+        del call
+        time.sleep(0.1)  # the loop thread has let go of the finished call (and its client)
+        gc.disable()  # this thread drops the last reference, not a collection in the loop's
+        try:
+            holder.clear()
+        finally:
+            gc.enable()
+        assert plain_server.wait_closed([0])  # closed by its own loop, woken for it
+        assert abandoned == []
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
