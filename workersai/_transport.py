@@ -405,8 +405,9 @@ class _OwnedAsyncClient(httpx.AsyncClient):
 
     def _init_transport(  # type: ignore[override]
         self,
-        verify: Any = True,
-        trust_env: bool = True,
+        # httpx passes verify, trust_env and limits on every call: the defaults are never used.
+        verify: Any = True,  # pragma: no mutate
+        trust_env: bool = True,  # pragma: no mutate
         limits: Any = DEFAULT_LIMITS,
         **kwargs: Any,
     ) -> httpx.AsyncBaseTransport:

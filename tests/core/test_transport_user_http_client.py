@@ -233,3 +233,25 @@ async def test_a_wrong_http_client_or_retry_policy_is_refused_by_what_is_expecte
         assert info.value.field == field
         if isinstance(value, (httpx.Client, httpx.AsyncClient)):
             await value.aclose() if isinstance(value, httpx.AsyncClient) else value.close()
+
+
+# -- a transport given to an owned pool wins over the engine -----------------------------------
+
+
+def test_a_transport_given_to_an_owned_async_pool_is_used_instead_of_the_engine() -> None:
+    from workersai._transport import _OwnedAsyncClient
+
+    given = httpx.MockTransport(lambda request: httpx.Response(204))
+    built: list[dict[str, Any]] = []
+
+    def engine(**kwargs: Any) -> httpx.AsyncBaseTransport:
+        built.append(kwargs)
+        return httpx.AsyncHTTPTransport()
+
+    async def main() -> None:
+        client = _OwnedAsyncClient(asyncio.get_running_loop(), engine, transport=given)
+        assert client._transport is given
+        await client.aclose()
+
+    asyncio.run(main())
+    assert built == []  # the engine built nothing: the given transport serves the client
