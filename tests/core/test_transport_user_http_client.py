@@ -255,3 +255,56 @@ def test_a_transport_given_to_an_owned_async_pool_is_used_instead_of_the_engine(
 
     asyncio.run(main())
     assert built == []  # the engine built nothing: the given transport serves the client
+
+
+# -- the default timeout is not rebuilt per request ----------------------------------------------
+
+
+def _recording(transport: Any, method: str) -> list[dict[str, Any]]:
+    """The timeout extension of every request ``transport`` handles from now on."""
+    seen: list[dict[str, Any]] = []
+    real = getattr(transport, method)
+
+    def handle(request: httpx.Request) -> Any:
+        seen.append(request.extensions["timeout"])
+        return real(request)
+
+    setattr(transport, method, handle)
+    return seen
+
+
+def test_requests_on_the_default_timeout_share_one_timeout_mapping(
+    server: WorkersAIServer,
+) -> None:
+    # An owned pool's request costs a copy of its headers and a Content-Length: the default
+    # timeout's mapping is built once per client, and only a per-call timeout builds its own.
+    server.handler = lambda request: OK
+    client = WorkersAI("acct", "tok", base_url=server.base_url, timeout=30.0)
+    seen = _recording(client._transport.client._transport, "handle_request")
+    client.chat(LLAMA, USER)
+    client.chat(LLAMA, USER)
+    client.chat(LLAMA, USER, timeout=7.0)
+    assert seen[0] is seen[1]
+    assert seen[0] == {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+    assert seen[2] == {"connect": 5.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    client.close()
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
+async def test_async_requests_on_the_default_timeout_share_one_timeout_mapping(
+    engine: str, server: WorkersAIServer
+) -> None:
+    server.handler = lambda request: OK
+    client = AsyncWorkersAI(
+        "acct", "tok", base_url=server.base_url, timeout=30.0, http_backend=engine,  # type: ignore[arg-type]
+    )  # fmt: skip
+    await client.chat(LLAMA, USER)  # the pool exists from here on
+    [pool] = client._transport._clients.values()
+    seen = _recording(pool._transport, "handle_async_request")
+    await client.chat(LLAMA, USER)
+    await client.chat(LLAMA, USER)
+    await client.chat(LLAMA, USER, timeout=7.0)
+    assert seen[0] is seen[1]
+    assert seen[0] == {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+    assert seen[2] == {"connect": 5.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    await client.aclose()
