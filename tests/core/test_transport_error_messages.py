@@ -19,6 +19,7 @@ from workersai import (
     AsyncWorkersAI,
     InvalidInputError,
     RetryPolicy,
+    UnexpectedResponseError,
     WorkersAI,
     _transport,
 )
@@ -148,3 +149,18 @@ def test_asking_for_aiohttp_without_it_names_where_it_was_asked(
     assert info.value.hint == (
         "Install it with `pip install 'workersai[speed]'` (httpx-aiohttp and aiohttp)."
     )
+
+
+# -- an event stream where JSON was asked for ------------------------------------------------------
+
+
+def test_an_event_stream_answering_an_embedding_request_is_unexpected(
+    server: WorkersAIServer,
+) -> None:
+    # Only chat reads an event stream (stream: true, per reference §3.3); an embedding request
+    # answered with one is an answer the client cannot read, reported as such.
+    server.enqueue(Reply.sse([{"response": "not an embedding"}]))
+    client = WorkersAI("acct", "tok", base_url=server.base_url, retry_policy=FAST)
+    with pytest.raises(UnexpectedResponseError) as info:
+        client.embed("@cf/baai/bge-m3", ["hello"])
+    assert "text/event-stream" in info.value.message

@@ -308,3 +308,17 @@ async def test_async_requests_on_the_default_timeout_share_one_timeout_mapping(
     assert seen[0] == {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
     assert seen[2] == {"connect": 5.0, "read": 7.0, "write": 7.0, "pool": 7.0}
     await client.aclose()
+
+
+def test_an_owned_async_pool_of_httpx_gets_the_limits_it_is_given() -> None:
+    from workersai._transport import _OwnedAsyncClient
+
+    limits = httpx.Limits(max_connections=7, max_keepalive_connections=5)
+
+    async def main() -> tuple[int, int]:
+        client = _OwnedAsyncClient(asyncio.get_running_loop(), None, limits=limits)
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        await client.aclose()
+        return pool._max_connections, pool._max_keepalive_connections
+
+    assert asyncio.run(main()) == (7, 5)
