@@ -582,7 +582,10 @@ def _transport_error(exc: httpx.TransportError, req: PreparedRequest) -> APIConn
 
 def decode_body(response: httpx.Response) -> Any:
     """JSON value of a JSON body; text for other text; ``bytes`` for binary content."""
-    content_type = response.headers.get("content-type", "").lower()
+    content_type = response.headers.get(
+        "content-type",  # pragma: no mutate (httpx headers ignore case)
+        "",
+    ).lower()
     data = response.content
     if "json" in content_type or (not content_type and data[:1] in (b"{", b"[")):
         try:
@@ -630,7 +633,10 @@ def read_checked_body(
     reference §10.2). An event stream comes back as an :class:`EventStreamBody` when the
     caller reads one (``event_stream``: chat assembles it), else raises too.
     """
-    content_type = response.headers.get("content-type", "")
+    content_type = response.headers.get(
+        "content-type",  # pragma: no mutate (httpx headers ignore case)
+        "",
+    )
     if event_stream and "text/event-stream" in content_type.lower():
         return event_stream_body(response.content)
     body = decode_body(response)
