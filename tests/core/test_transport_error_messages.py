@@ -164,3 +164,50 @@ def test_an_event_stream_answering_an_embedding_request_is_unexpected(
     with pytest.raises(UnexpectedResponseError) as info:
         client.embed("@cf/baai/bge-m3", ["hello"])
     assert "text/event-stream" in info.value.message
+
+
+BGE_M3 = "@cf/baai/bge-m3"
+RAY = {"cf-ray": "8f00aa11bb22cc33-SJC"}
+
+
+def _embed_error(server: WorkersAIServer, reply: Reply) -> Any:
+    server.enqueue(reply)
+    client = WorkersAI("acct", "tok", base_url=server.base_url, retry_policy=FAST)
+    with pytest.raises(APIError) as info:
+        client.embed(BGE_M3, ["hello"])
+    return info.value
+
+
+def test_a_cut_json_answer_says_so_with_the_status_model_and_request_id(
+    server: WorkersAIServer,
+) -> None:
+    cut = Reply(200, {"content-type": "application/json", **RAY}, b'{"result": {"data": [[0.1,')
+    error = _embed_error(server, cut)
+    assert type(error) is UnexpectedResponseError
+    assert error.message == (
+        f"Workers AI returned HTTP 200 for {BGE_M3} with a body that is not valid JSON "
+        '(application/json): {"result": {"data": [[0.1,, not a JSON answer'
+    )
+    assert (error.status_code, error.model, error.request_id) == (200, BGE_M3, RAY["cf-ray"])
+
+
+def test_a_json_string_answer_is_not_taken_for_invalid_json(server: WorkersAIServer) -> None:
+    # a JSON string (here after a leading space) is valid JSON: whatever is wrong with it as
+    # an embedding, it is not "not valid JSON"
+    error = _embed_error(server, Reply(200, {"content-type": "application/json"}, b' "hello"'))
+    assert "not valid JSON" not in error.message
+
+
+def test_an_answer_without_a_content_type_is_named_so(server: WorkersAIServer) -> None:
+    error = _embed_error(server, Reply(200, {}, b"oops"))
+    assert type(error) is UnexpectedResponseError
+    assert "4 bytes of no content type" in error.message
+
+
+def test_a_failed_envelope_with_status_200_carries_its_request_id_and_model(
+    server: WorkersAIServer,
+) -> None:
+    failed = envelope(None, errors=[{"code": 5006, "message": "AiError: Bad input"}])
+    error = _embed_error(server, Reply.json(failed, 200, RAY))  # per reference §2.1, §2.3
+    assert 5006 in error.codes
+    assert (error.model, error.request_id) == (BGE_M3, RAY["cf-ray"])
