@@ -1,7 +1,8 @@
 """What the transport's errors tell the caller: a failed connection or a timeout (the request's
 label, what failed, and a hint saying what to do — on the sync and the async client: one retry
-layer, ``workersai._transport``, builds both), an envelope with several errors, and an async
-engine asked for but not installed."""
+layer, ``workersai._transport``, builds both), an envelope with several errors, an async
+engine asked for but not installed, and an answer a JSON endpoint cannot read (a cut JSON body,
+an event stream, no content type, a failed envelope with status 200)."""
 
 from __future__ import annotations
 
