@@ -259,7 +259,9 @@ def _asyncio_transport(stream: Any) -> asyncio.BaseTransport | None:
     """The asyncio socket transport under a connection: an httpcore network stream
     (AnyIOStream → anyio TLS or socket stream → asyncio transport) or an asyncio transport
     (TLS ones wrap the socket's); ``None`` if the layers are not the expected ones."""
-    for _ in range(5):
+    # The deepest chain (httpx's pool, TLS through an HTTPS proxy: AnyIOStream → TLSStream →
+    # TLSStream → SocketStream → transport) ends at the 5th step: a 6th changes nothing.
+    for _ in range(5):  # pragma: no mutate
         if isinstance(stream, asyncio.BaseTransport):
             inner = getattr(getattr(stream, "_ssl_protocol", None), "_transport", None)
             if inner is None:
@@ -319,8 +321,12 @@ def _abandon(client: httpx.AsyncClient) -> None:
         connection_pool = getattr(pool, "_pool", None)  # pragma: no mutate
         connections = getattr(connection_pool, "_connections", None) or ()  # pragma: no mutate
         for connection in list(connections):
-            # AsyncHTTPConnection → its HTTP/1.1 or HTTP/2 connection → the network stream
+            # AsyncHTTPConnection → its HTTP/1.1 or HTTP/2 connection → the network stream;
+            # through a forward proxy (an http:// URL) one level more: the forwarding
+            # connection → its AsyncHTTPConnection to the proxy → HTTP/1.1 → the stream
             inner = getattr(connection, "_connection", None)  # pragma: no mutate
+            if getattr(inner, "_network_stream", None) is None:
+                inner = getattr(inner, "_connection", None)  # pragma: no mutate
             found = _asyncio_transport(getattr(inner, "_network_stream", None))  # pragma: no mutate
             if found is not None:
                 _release_now(found)
@@ -381,7 +387,15 @@ class _OwnedAsyncClient(httpx.AsyncClient):
         self._engine = engine  # read by _init_transport, which super().__init__ calls
         self._abandoned = False
         super().__init__(**kwargs)
-        self.routes = _Routes(self._transport_for_url, self.headers)
+        # Routes reach the pools through a weak method: the bound method would be a cycle,
+        # leaving a dropped client to the cyclic collector, which finalises garbage in no set
+        # order — its socket transports could warn "unclosed transport" before __del__ runs.
+        method = weakref.WeakMethod(self._transport_for_url)
+
+        def transport_for(url: httpx.URL) -> Any:
+            return method()(url)  # type: ignore[misc]  # (routes go with their client: never None)
+
+        self.routes = _Routes(transport_for, self.headers)
         self._loop_ref = weakref.ref(loop)
         # The loop only holds its async generators weakly: keep this one alive with us.
         self._closer = _close_at_loop_shutdown(weakref.ref(self))
@@ -391,8 +405,9 @@ class _OwnedAsyncClient(httpx.AsyncClient):
 
     def _init_transport(  # type: ignore[override]
         self,
-        verify: Any = True,
-        trust_env: bool = True,
+        # httpx passes verify, trust_env and limits on every call: the defaults are never used.
+        verify: Any = True,  # pragma: no mutate
+        trust_env: bool = True,  # pragma: no mutate
         limits: Any = DEFAULT_LIMITS,
         **kwargs: Any,
     ) -> httpx.AsyncBaseTransport:
@@ -405,14 +420,23 @@ class _OwnedAsyncClient(httpx.AsyncClient):
     def _init_proxy_transport(  # type: ignore[override]
         self,
         proxy: httpx.Proxy,
-        verify: Any = True,
-        trust_env: bool = True,
+        # httpx passes verify, cert, trust_env, http1, http2 and limits on every call: these
+        # defaults are never used, so mutating them changes nothing.
+        verify: Any = True,  # pragma: no mutate
+        trust_env: bool = True,  # pragma: no mutate
         limits: Any = DEFAULT_LIMITS,
         **kwargs: Any,
     ) -> httpx.AsyncBaseTransport:
         if self._engine is None:
+            # Not passing trust_env or **kwargs would change nothing either: httpx's defaults
+            # are the values the package uses (trust_env=True, cert=None, http1=True,
+            # http2=False), and verify is always an SSLContext, which trust_env cannot change.
             return super()._init_proxy_transport(
-                proxy, verify=verify, trust_env=trust_env, limits=limits, **kwargs
+                proxy,
+                verify=verify,
+                trust_env=trust_env,  # pragma: no mutate
+                limits=limits,
+                **kwargs,  # pragma: no mutate
             )
         return self._engine(verify=verify, trust_env=trust_env, limits=limits, proxy=proxy)
 
@@ -424,8 +448,12 @@ class _OwnedAsyncClient(httpx.AsyncClient):
             if loop is None or loop.is_closed():
                 _abandon(self)
                 return
+            # On its own running loop the close starts now; through call_soon_threadsafe it
+            # would start one loop turn later, the same close: an equivalent mutant.
             try:
-                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+                running: asyncio.AbstractEventLoop | None = (
+                    asyncio.get_running_loop()  # pragma: no mutate
+                )
             except RuntimeError:
                 running = None
             if running is loop:
@@ -434,6 +462,11 @@ class _OwnedAsyncClient(httpx.AsyncClient):
                 loop.call_soon_threadsafe(_close_on, loop, self)
         except Exception:  # noqa: S110 - interpreter shutdown or a loop closed meanwhile
             pass
+
+
+# The backoff doubles at most this many times: past it the delay is max_delay for any real
+# policy (0.5 s · 2³⁰ is 17 years), so the cap only keeps 2.0 ** n finite.
+_MAX_DOUBLINGS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +480,9 @@ class RetryPolicy:
     jitter: float = 0.25
 
     def backoff(self, retries_taken: int) -> float:
-        delay = min(self.initial_delay * (2.0 ** min(retries_taken, 30)), self.max_delay)
+        delay = min(
+            self.initial_delay * (2.0 ** min(retries_taken, _MAX_DOUBLINGS)), self.max_delay
+        )
         return max(delay * (1 - self.jitter * random.random()), 0.0)
 
 
@@ -534,20 +569,23 @@ class JSONAnswer:
 
 def _transport_error(exc: httpx.TransportError, req: PreparedRequest) -> APIConnectionError:
     if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        kind = type(exc).__name__.lower().replace("timeout", " timeout").strip()  # "read timeout"
         return APITimeoutError(
             f"{req.label} timed out ({kind}; read timeout {req.timeout.read}s).",
             hint="Raise `timeout` for long generations, or stream the answer.",
         )
     return APIConnectionError(
-        f"{req.label} failed: {type(exc).__name__}: {exc}".rstrip(": "),
+        f"{req.label} failed: {type(exc).__name__}: {exc}".removesuffix(": "),  # empty str(exc)
         hint="Check network access to the API (base_url) and any proxy.",
     )
 
 
 def decode_body(response: httpx.Response) -> Any:
     """JSON value of a JSON body; text for other text; ``bytes`` for binary content."""
-    content_type = response.headers.get("content-type", "").lower()
+    content_type = response.headers.get(
+        "content-type",  # pragma: no mutate (httpx headers ignore case)
+        "",
+    ).lower()
     data = response.content
     if "json" in content_type or (not content_type and data[:1] in (b"{", b"[")):
         try:
@@ -567,7 +605,10 @@ def read_result(response: httpx.Response, model: str | None = None) -> Any:
     body = decode_body(response)
     problem = unexpected_answer(
         body,
-        response.headers.get("content-type", ""),
+        response.headers.get(
+            "content-type",  # pragma: no mutate (httpx headers ignore case)
+            "",
+        ),
         status=response.status_code,
         headers=response.headers,
         model=model,
@@ -592,7 +633,10 @@ def read_checked_body(
     reference §10.2). An event stream comes back as an :class:`EventStreamBody` when the
     caller reads one (``event_stream``: chat assembles it), else raises too.
     """
-    content_type = response.headers.get("content-type", "")
+    content_type = response.headers.get(
+        "content-type",  # pragma: no mutate (httpx headers ignore case)
+        "",
+    )
     if event_stream and "text/event-stream" in content_type.lower():
         return event_stream_body(response.content)
     body = decode_body(response)
@@ -615,7 +659,7 @@ def read_checked_body(
 def _status_error(response: httpx.Response, req: PreparedRequest) -> APIError:
     body = decode_body(response)
     if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
+        body = body.decode(errors="replace")  # UTF-8
     error = error_from_response(
         response.status_code, body, headers=response.headers, model=req.model
     )
@@ -644,7 +688,9 @@ class _RetryLogic:
             isinstance(error, DailyLimitExceededError) or 3036 in error.codes
         ):
             return None  # the allocation resets at 00:00 UTC: no header makes a retry succeed
-        should = (headers or {}).get("x-should-retry")
+        should = (headers or {}).get(
+            "x-should-retry"  # pragma: no mutate (httpx headers: any case is the same header)
+        )
         if should == "false":
             return None
         if should != "true":
@@ -706,7 +752,12 @@ def _finalise(
         and not req.idempotent
         and error.is_retryable
         and retries_taken < req.max_retries
-        and not _surely_not_accepted(error, cause)
+        and not _surely_not_accepted(
+            # Equivalent to None here: a failure that surely was not sent, with retries left,
+            # is retried (see _RetryLogic.delay), never finalised.
+            error,
+            cause,  # pragma: no mutate
+        )
     ):
         note = (
             f"{req.label} was not retried: the server may have accepted it before failing, "
@@ -757,7 +808,7 @@ class SyncTransport:
 
     def _send_once(self, req: PreparedRequest) -> httpx.Response:
         client = self.client
-        logger.debug("%s", req.label)
+        logger.debug(req.label)  # no args: the label is never %-formatted
         if isinstance(client, _OwnedClient):
             # The fast path reuses the dict the default timeout gives: either branch is equal.
             timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
@@ -800,11 +851,20 @@ class SyncTransport:
                         return response, retries_taken
                     error, cause = _status_error(response, req), None  # type: ignore[assignment]
                 finally:
-                    if not (response.is_success and stream):
+                    # `or` would change nothing here: a response read to its end is closed by
+                    # read(), one whose read failed by httpcore's pool. (Not so on aiohttp.)
+                    if not (
+                        response.is_success and stream  # pragma: no mutate
+                    ):
                         response.close()
             delay = self._retry.delay(error, retries_taken, req, headers, cause)
             if delay is None:
-                raise _finalise(error, retries_taken, req, cause) from cause
+                raise _finalise(
+                    error,
+                    retries_taken,
+                    req,
+                    cause,  # pragma: no mutate (no different from None here: see _finalise)
+                ) from cause
             retries_taken += 1
             self._retry.log_retry(req, error, delay, retries_taken)
             time.sleep(delay)
@@ -938,7 +998,7 @@ class AsyncTransport:
 
     async def _send_once(self, req: PreparedRequest) -> httpx.Response:
         client = self.client
-        logger.debug("%s", req.label)
+        logger.debug(req.label)  # no args: the label is never %-formatted
         if isinstance(client, _OwnedAsyncClient):
             # The fast path reuses the dict the default timeout gives: either branch is equal.
             timeout = self._timeout_ext if req.timeout is self._timeout else req.timeout.as_dict()
@@ -984,7 +1044,12 @@ class AsyncTransport:
                         await response.aclose()
             delay = self._retry.delay(error, retries_taken, req, headers, cause)
             if delay is None:
-                raise _finalise(error, retries_taken, req, cause) from cause
+                raise _finalise(
+                    error,
+                    retries_taken,
+                    req,
+                    cause,  # pragma: no mutate (no different from None here: see _finalise)
+                ) from cause
             retries_taken += 1
             self._retry.log_retry(req, error, delay, retries_taken)
             await asyncio.sleep(delay)
