@@ -212,3 +212,14 @@ def test_a_failed_envelope_with_status_200_carries_its_request_id_and_model(
     error = _embed_error(server, Reply.json(failed, 200, RAY))  # per reference §2.1, §2.3
     assert 5006 in error.codes
     assert (error.model, error.request_id) == (BGE_M3, RAY["cf-ray"])
+
+
+def test_an_unreadable_or_failed_answer_keeps_its_own_2xx_status(server: WorkersAIServer) -> None:
+    # a proxy that rewrites answers may say 203 (Non-Authoritative Information): the error
+    # reports the status that came, not an assumed 200
+    page = Reply(203, {"content-type": "text/html"}, b"<html><body>Sign in</body></html>")
+    error = _embed_error(server, page)
+    assert error.status_code == 203
+    assert error.message.startswith(f"Workers AI returned HTTP 203 for {BGE_M3} with an HTML page")
+    failed = envelope(None, errors=[{"code": 5006, "message": "AiError: Bad input"}])
+    assert _embed_error(server, Reply.json(failed, 203)).status_code == 203
