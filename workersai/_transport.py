@@ -239,13 +239,28 @@ class _Routes:
         return request, transport
 
 
+def _weak_transport_for(
+    client: httpx.Client | httpx.AsyncClient,
+) -> Callable[[httpx.URL], Any]:
+    """The client's ``_transport_for_url`` through a weak method, for its routes: the bound
+    method would be a reference cycle, leaving a dropped client to the cyclic collector,
+    which finalises garbage in no set order — its sockets could warn "unclosed" before
+    ``__del__`` closes them."""
+    method = weakref.WeakMethod(client._transport_for_url)
+
+    def transport_for(url: httpx.URL) -> Any:
+        return method()(url)  # type: ignore[misc]  # (routes go with their client: never None)
+
+    return transport_for
+
+
 class _OwnedClient(httpx.Client):
     """An ``httpx.Client`` we created: closed when garbage-collected, so a client object the
     user never closed does not leave sockets behind."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.routes = _Routes(self._transport_for_url, self.headers)
+        self.routes = _Routes(_weak_transport_for(self), self.headers)
 
     def __del__(self) -> None:
         if not self.is_closed:
@@ -387,15 +402,7 @@ class _OwnedAsyncClient(httpx.AsyncClient):
         self._engine = engine  # read by _init_transport, which super().__init__ calls
         self._abandoned = False
         super().__init__(**kwargs)
-        # Routes reach the pools through a weak method: the bound method would be a cycle,
-        # leaving a dropped client to the cyclic collector, which finalises garbage in no set
-        # order — its socket transports could warn "unclosed transport" before __del__ runs.
-        method = weakref.WeakMethod(self._transport_for_url)
-
-        def transport_for(url: httpx.URL) -> Any:
-            return method()(url)  # type: ignore[misc]  # (routes go with their client: never None)
-
-        self.routes = _Routes(transport_for, self.headers)
+        self.routes = _Routes(_weak_transport_for(self), self.headers)
         self._loop_ref = weakref.ref(loop)
         # The loop only holds its async generators weakly: keep this one alive with us.
         self._closer = _close_at_loop_shutdown(weakref.ref(self))
