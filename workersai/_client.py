@@ -628,9 +628,10 @@ class WorkersAI(TaskMethods, _ClientBase):
         Texts are split into requests of at most ``batch_size`` and the model's own limit
         (100 for BGE, 32 for qwen3-embedding), sent up to ``max_concurrency`` at a time from
         a thread pool — or, for a job of more than two rounds when aiohttp is installed, from
-        an event loop of its own in a helper thread: decoding large answers in threads that
-        share the GIL is slower than on one loop. Either way it works inside Jupyter, and
-        ``on_progress`` is called in this thread. The first failure, after the transport's
+        an event loop of its own (run in this thread, or in a helper thread when a loop is
+        already running here, as in Jupyter): decoding large answers in threads that share
+        the GIL is slower than on one loop. Either way ``on_progress`` is called in this
+        thread. The first failure, after the transport's
         retries, is raised and the requests not yet sent are dropped.
 
         Args:
