@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 import warnings
@@ -372,9 +373,11 @@ class ChatWorkersAI(WorkersAIClientFields, BaseChatModel):
             return values
         model_kwargs = dict(values.get("model_kwargs") or {})
         for name, value in extra.items():
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            typo = f" (did you mean {close[0]!r}?)" if close else ""
             warnings.warn(
-                f"{name!r} is not a ChatWorkersAI parameter; it is sent to the model as is "
-                "(pass it in model_kwargs to silence this warning).",
+                f"{name!r} is not a ChatWorkersAI parameter{typo}; it is sent to the model as "
+                "is (pass it in model_kwargs to silence this warning).",
                 stacklevel=2,
             )
             model_kwargs[name] = value

@@ -13,6 +13,9 @@ Every class that talks to Workers AI takes the same connection settings:
     Your own ``httpx.Client`` / ``httpx.AsyncClient`` (names as in llama-index-llms-openai);
     they are never closed by this package.
 
+Any other keyword that is not a field of the class raises ``TypeError`` naming the field it
+most resembles (``WorkersAI(acount_id=...)``): pydantic alone would drop it without a word.
+
 LlamaIndex serialises fields into ``to_dict()``/``to_payload()`` and instrumentation events,
 so credentials and HTTP clients are never fields: they live only inside the core clients,
 held in a private attribute. ``base_url``, ``gateway`` (without its ``authorization``
@@ -27,6 +30,7 @@ token from the environment again, and its first request fails with
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import httpx
@@ -111,6 +115,21 @@ def _restore_connection(settings: dict[str, Any]) -> WorkersAIConnection:
     return WorkersAIConnection(**settings)
 
 
+def _refuse_unknown_keywords(cls: type[BaseModel], data: dict[str, Any]) -> None:
+    """Raise ``TypeError`` for a keyword that is neither a field nor a connection setting.
+
+    Pydantic would drop it without a word, so ``WorkersAI(acount_id=...)`` would quietly
+    use the account of the environment.
+    """
+    known = {*_PRIVATE_SETTINGS, *cls.model_fields}
+    unknown = [name for name in data if name not in known]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}{hint}")
+
+
 class WorkersAIClientFields(BaseModel):
     """The connection of a LlamaIndex component; mixed in before the LlamaIndex base class.
 
@@ -128,6 +147,7 @@ class WorkersAIClientFields(BaseModel):
     _connection: WorkersAIConnection = PrivateAttr()
 
     def __init__(self, **data: Any) -> None:
+        _refuse_unknown_keywords(type(self), data)
         private = {name: data.pop(name) for name in _PRIVATE_SETTINGS if name in data}
         gateway = data.get("gateway")  # with its token, which the field drops
         super().__init__(**data)

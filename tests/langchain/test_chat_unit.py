@@ -93,6 +93,20 @@ def test_aliases_and_unknown_kwargs() -> None:
     assert extra.model_kwargs == {"chat_template_kwargs": {"enable_thinking": False}}
 
 
+def test_an_unknown_kwarg_close_to_a_field_is_named_as_a_likely_typo() -> None:
+    with pytest.warns(UserWarning, match="acount_id") as caught:
+        ChatWorkersAI(acount_id="a", api_key="k")
+    assert [str(w.message) for w in caught] == [
+        "'acount_id' is not a ChatWorkersAI parameter (did you mean 'account_id'?); it is sent "
+        "to the model as is (pass it in model_kwargs to silence this warning)."
+    ]
+    with pytest.warns(UserWarning, match="chat_template_kwargs") as caught:
+        ChatWorkersAI(chat_template_kwargs={}, api_key="k")
+    assert str(caught[0].message).startswith(
+        "'chat_template_kwargs' is not a ChatWorkersAI parameter; it is sent"
+    )
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

@@ -18,7 +18,12 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import ValidationError
 
-from llamaindex_workersai import WorkersAI, WorkersAIEmbedding, WorkersAIRerank
+from llamaindex_workersai import (
+    WorkersAI,
+    WorkersAIEmbedding,
+    WorkersAIRerank,
+    WorkersAIWhisperReader,
+)
 from tests.conftest import LOOPBACK
 from tests.conftest import loopback_connection as _conn
 from workersai import InvalidInputError
@@ -65,6 +70,55 @@ def test_bad_constructor_argument_fails_at_construction(
 ) -> None:
     with pytest.raises(error):
         cls(**{**_conn(shared_server), **kwargs})
+    assert not shared_server.requests
+
+
+@pytest.mark.parametrize(
+    ("cls", "typo", "message"),
+    [
+        (
+            WorkersAI,
+            "acount_id",
+            "WorkersAI() got an unexpected keyword argument 'acount_id' "
+            "(did you mean 'account_id'?)",
+        ),
+        (
+            WorkersAIEmbedding,
+            "batch_size",
+            "WorkersAIEmbedding() got an unexpected keyword "
+            "argument 'batch_size' (did you mean 'embed_batch_size'?)",
+        ),
+        (
+            WorkersAIRerank,
+            "topn",
+            "WorkersAIRerank() got an unexpected keyword argument 'topn' (did you mean 'top_n'?)",
+        ),
+        (
+            WorkersAIWhisperReader,
+            "xyzzy",
+            "WorkersAIWhisperReader() got an unexpected keyword argument 'xyzzy'",
+        ),
+    ],
+)
+def test_an_unknown_keyword_is_refused_not_dropped(
+    shared_server: WorkersAIServer, cls: type[Any], typo: str, message: str
+) -> None:
+    # Pydantic drops unknown keywords silently: WorkersAI(acount_id=...) would have used the
+    # environment's account. Python's own TypeError, with the field it most resembles.
+    with pytest.raises(TypeError) as caught:
+        cls(**_conn(shared_server), **{typo: "x"})
+    assert str(caught.value) == message
+    assert not shared_server.requests
+
+
+def test_every_documented_keyword_is_still_accepted(shared_server: WorkersAIServer) -> None:
+    # The refusal must not catch what the classes document: credentials (api_key, the
+    # alias, is in _conn), generation parameters of the LLM, the embedding's model
+    # shorthand, HTTP clients, LlamaIndex's own fields.
+    llm = WorkersAI(**_conn(shared_server), http_client=None, top_p=0.5, callback_manager=None)
+    assert llm.additional_kwargs == {"top_p": 0.5}
+    assert WorkersAIEmbedding(model=BGE, **_conn(shared_server)).model_name == BGE
+    assert WorkersAI.from_dict(llm.to_dict()).additional_kwargs == {"top_p": 0.5}
     assert not shared_server.requests
 
 
