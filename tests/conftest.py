@@ -137,6 +137,19 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
 LOOPBACK = pytest.mark.allow_hosts(["127.0.0.1"])
 
 
+@pytest.fixture
+def loopback_images() -> Iterator[None]:
+    """Image URLs on 127.0.0.1 pass the SSRF guard of fetched images (every other private
+    address is still refused), so tests fetch from loopback servers through the guarded,
+    default path."""
+    from workersai import _url_guard
+
+    real = _url_guard._is_public
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_url_guard, "_is_public", lambda a: str(a) == "127.0.0.1" or real(a))
+        yield
+
+
 def settle_ast_after_keyboard_interrupt() -> None:
     """Absorb a CPython 3.11 bug before pytest parses source again (it does to rewrite an
     import or to show a failure): after a KeyboardInterrupt leaves an asyncio task, the next

@@ -4,8 +4,10 @@ downloaded here and sent inline.
 
 URLs are fetched by a client of their own: no Cloudflare token, none of a user
 ``http_client``'s default headers (which may carry credentials), a short timeout, and the body
-streamed with a 20 MB cap, refused as soon as it passes it. Each distinct URL is fetched once;
-the async twin fetches them concurrently.
+streamed with a 20 MB cap, refused as soon as it passes it. Only public addresses are
+fetched, at every redirect too (:mod:`workersai._url_guard`; off with
+``WORKERSAI_ALLOW_PRIVATE_IMAGE_URLS=1``). Each distinct URL is fetched once; the async twin
+fetches them concurrently.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ import httpx
 from workersai._concurrency import gather_or_cancel
 from workersai._json import ascii_int
 from workersai._transport import USER_AGENT, ssl_context
+from workersai._url_guard import (
+    ALLOW_PRIVATE_ENV,
+    AsyncPublicAddressTransport,
+    PrivateAddressError,
+    PublicAddressTransport,
+    private_urls_allowed,
+)
 from workersai.errors import InvalidInputError
 
 __all__ = ["ainline_image_urls", "inline_image_urls"]
@@ -33,7 +42,7 @@ def inline_image_urls(messages: Messages | None) -> Messages | None:
     urls = list(dict.fromkeys(_remote_image_urls(messages)))
     if not urls or messages is None:
         return messages
-    with httpx.Client(**_image_client_options()) as client:
+    with _image_client() as client:
         fetched = {url: _fetch_image(client, url) for url in urls}
     return _with_inlined_images(messages, fetched)
 
@@ -43,7 +52,7 @@ async def ainline_image_urls(messages: Messages | None) -> Messages | None:
     urls = list(dict.fromkeys(_remote_image_urls(messages)))
     if not urls or messages is None:
         return messages
-    async with httpx.AsyncClient(**_image_client_options()) as client:
+    async with _async_image_client() as client:
         data = await gather_or_cancel([_afetch_image(client, url) for url in urls])
     return _with_inlined_images(messages, dict(zip(urls, data, strict=True)))
 
@@ -91,13 +100,25 @@ _IMAGE_HEADERS = {"User-Agent": USER_AGENT, "Accept": "image/*"}
 _IMAGE_HINT = "Workers AI needs images inline; pass the bytes or a data URI instead."
 
 
-def _image_client_options() -> dict[str, Any]:
-    return {
-        "timeout": _IMAGE_TIMEOUT,
-        "follow_redirects": True,
-        "headers": _IMAGE_HEADERS,
-        "verify": ssl_context(),
-    }
+_IMAGE_CLIENT_OPTIONS: dict[str, Any] = {
+    "timeout": _IMAGE_TIMEOUT,
+    "follow_redirects": True,
+    "headers": _IMAGE_HEADERS,
+}
+
+
+def _image_client() -> httpx.Client:
+    if private_urls_allowed():
+        return httpx.Client(**_IMAGE_CLIENT_OPTIONS, verify=ssl_context())
+    guarded = PublicAddressTransport(verify=ssl_context())
+    return httpx.Client(**_IMAGE_CLIENT_OPTIONS, transport=guarded, trust_env=False)
+
+
+def _async_image_client() -> httpx.AsyncClient:
+    if private_urls_allowed():
+        return httpx.AsyncClient(**_IMAGE_CLIENT_OPTIONS, verify=ssl_context())
+    guarded = AsyncPublicAddressTransport(verify=ssl_context())
+    return httpx.AsyncClient(**_IMAGE_CLIENT_OPTIONS, transport=guarded, trust_env=False)
 
 
 def _image_content_type(url: str, response: httpx.Response) -> str:
@@ -150,8 +171,8 @@ def _fetch_image(client: httpx.Client, url: str) -> str:
             buffer = _ImageBuffer(url, _image_content_type(url, response))
             for chunk in response.iter_bytes():
                 buffer.add(chunk)
-    except httpx.HTTPError as exc:
-        raise InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT) from exc
+    except (httpx.HTTPError, PrivateAddressError) as exc:
+        raise _fetch_failed(url, exc) from exc
     return buffer.data_uri()
 
 
@@ -161,6 +182,19 @@ async def _afetch_image(client: httpx.AsyncClient, url: str) -> str:
             buffer = _ImageBuffer(url, _image_content_type(url, response))
             async for chunk in response.aiter_bytes():
                 buffer.add(chunk)
-    except httpx.HTTPError as exc:
-        raise InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT) from exc
+    except (httpx.HTTPError, PrivateAddressError) as exc:
+        raise _fetch_failed(url, exc) from exc
     return buffer.data_uri()
+
+
+def _fetch_failed(url: str, exc: Exception) -> InvalidInputError:
+    if isinstance(exc, PrivateAddressError):
+        return InvalidInputError(
+            f"Refused to fetch image {url}: {exc}",
+            hint=(
+                "Image URLs are fetched from public addresses only, so that URLs from users "
+                "cannot reach internal services. Pass the image's bytes or a data URI "
+                f"instead, or set {ALLOW_PRIVATE_ENV}=1 if every URL you pass is trusted."
+            ),
+        )
+    return InvalidInputError(f"Could not fetch image {url}: {exc}", hint=_IMAGE_HINT)

@@ -142,7 +142,8 @@ class UsageTracker:
             entry.neurons = usage.neurons or 0.0
         if cost.usd is None:
             entry.unpriced_requests = 1
-            entry.unpriced_reasons = (cost.reason or "cost unknown",)
+            if cost.reason is not None:  # always given with usd None by estimate_cost
+                entry.unpriced_reasons = (cost.reason,)
         else:
             entry.known_usd = cost.usd
         with self._lock:

@@ -40,7 +40,7 @@ USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 
 
 @pytest.fixture
-def image_host() -> Iterator[WorkersAIServer]:
+def image_host(loopback_images: None) -> Iterator[WorkersAIServer]:
     with WorkersAIServer(lambda request: Reply.binary(PNG_1PX, "image/png")) as host:
         yield host
 
@@ -94,6 +94,7 @@ async def test_async_image_fetch_never_sends_the_user_http_clients_default_heade
     await user_client.aclose()
 
 
+@pytest.mark.usefixtures("loopback_images")
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 async def test_an_oversized_image_is_refused_while_streaming(
     server: WorkersAIServer,
@@ -118,6 +119,7 @@ async def test_an_oversized_image_is_refused_while_streaming(
     assert server.requests == []
 
 
+@pytest.mark.usefixtures("loopback_images")
 def test_a_non_image_url_is_refused_clearly(server: WorkersAIServer) -> None:
     page = Reply(200, {"content-type": "text/html; charset=utf-8"}, b"<html></html>")
     with WorkersAIServer(lambda request: page) as host:

@@ -128,6 +128,7 @@ def test_bad_messages_are_clear_errors(messages: list, match: str) -> None:
         prepare_messages(messages, None)
 
 
+@pytest.mark.usefixtures("loopback_images")
 def test_remote_image_urls_are_fetched_and_inlined_without_the_token(
     server: WorkersAIServer, fast_retries: RetryPolicy
 ) -> None:
@@ -158,6 +159,7 @@ def test_remote_image_urls_are_fetched_and_inlined_without_the_token(
         image_host.stop()
 
 
+@pytest.mark.usefixtures("loopback_images")
 def test_a_remote_non_image_is_rejected_before_the_model_is_called(server: WorkersAIServer) -> None:
     image_host = WorkersAIServer(
         lambda r: Reply(200, {"content-type": "text/html"}, b"<html/>")

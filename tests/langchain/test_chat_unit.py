@@ -317,6 +317,7 @@ class TestWire:
         assert messages[2]["tool_calls"][0]["function"]["arguments"] == '{"city":"Paris"}'
         assert messages[3]["tool_call_id"] == "c9"
 
+    @pytest.mark.usefixtures("loopback_images")
     def test_remote_image_url_is_fetched_and_inlined(self, server: WorkersAIServer) -> None:
         png = _png()
         server.enqueue(Reply.binary(png), Reply.result({"response": "A red square."}))
