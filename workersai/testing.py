@@ -228,6 +228,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client went away mid-body (a killed process): as for a real API, a request
+            # that never arrived whole was never received, so it is not recorded.
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         recorded = RecordedRequest(
             method=self.command,

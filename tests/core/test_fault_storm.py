@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import socket
 import threading
 import warnings
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from workersai import (
 )
 from workersai.testing import (
     FaultStorm,
+    Reply,
     WorkersAIServer,
     echo_answer,
     echo_vector,
@@ -247,3 +249,20 @@ def test_async_storm() -> None:
     gc.collect()  # surface any unclosed transport as a ResourceWarning (an error here)
     stats = _verify(storm, ledger, expectations)
     assert stats["ok"] > 300 and stats["failed"] > 10 and stats["retries"] > 100
+
+
+def test_the_test_server_does_not_record_a_request_cut_mid_body(server: WorkersAIServer) -> None:
+    # A client killed while sending (tests/cli/test_generate.py kills a running job) leaves a
+    # request with half its body: as for the real API, it was never received whole, so it is
+    # neither recorded nor answered, and the next whole request is.
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        raw.sendall(
+            b"POST /client/v4/accounts/a/ai/run/@cf/x HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"prompt": "cut'
+        )
+        raw.shutdown(socket.SHUT_WR)
+        assert raw.recv(1024) == b""  # closed without an answer
+    server.enqueue(Reply.result({"response": "whole"}))
+    answer = httpx.post(f"{server.base_url}/accounts/a/ai/run/@cf/x", json={"prompt": "whole"})
+    assert answer.json()["result"] == {"response": "whole"}
+    assert [request.json() for request in server.requests] == [{"prompt": "whole"}]
