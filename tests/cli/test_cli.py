@@ -82,10 +82,10 @@ def test_chat_sends_only_what_was_given(
 ) -> None:
     server.enqueue(Reply.result({"response": "Hi.", "usage": USAGE}))
     argv = ["chat", "hi", "--no-stream", "-s", "Be brief.", "--max-tokens", "20", "-m"]
-    assert main([*argv, "llama-3.1-8b-instruct"]) == 0
+    assert main([*argv, "llama-3.1-8b-instruct-fast"]) == 0
     assert capsys.readouterr().out == "Hi.\n"
     (request,) = server.requests
-    assert request.model == "@cf/meta/llama-3.1-8b-instruct"  # short name resolved
+    assert request.model == "@cf/meta/llama-3.1-8b-instruct-fast"  # short name resolved
     assert request.json() == {
         "messages": [
             {"role": "system", "content": "Be brief."},
@@ -204,8 +204,8 @@ def test_empty_prompt_is_refused_before_any_request(
         (["image", "a fox", "-o", "x.png", "--steps", "9"], "argument --steps: steps=9 is out"),
         (["image", "a fox", "-o", "x.png", "--seed", "-1"], "argument --seed: must be at least 0"),
         (
-            ["image", "a fox", "-o", "x.png", "-m", "llama-3.1-8b-instruct"],
-            "argument --model: @cf/meta/llama-3.1-8b-instruct is a Text Generation model, not "
+            ["image", "a fox", "-o", "x.png", "-m", "llama-3.1-8b-instruct-fast"],
+            "argument --model: @cf/meta/llama-3.1-8b-instruct-fast is a Text Generation model, not "
             "Text-to-Image. Use an image model such as @cf/black-forest-labs/flux-1-schnell.",
         ),
         (

@@ -51,7 +51,7 @@ from workersai.testing import Reply, WorkersAIServer, echo_answer, echo_vector
 
 pytestmark = [LOOPBACK, pytest.mark.filterwarnings("error::ResourceWarning")]
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 BGE = "@cf/baai/bge-small-en-v1.5"
 USER = [{"role": "user", "content": "hi"}]
 OK = Reply.result({"response": "ok"})

@@ -15,7 +15,7 @@ from workersai.testing import Reply, WorkersAIServer
 
 pytestmark = [LOOPBACK, pytest.mark.filterwarnings("error::ResourceWarning")]
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 OK = Reply.result({"response": "ok"})
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.001)

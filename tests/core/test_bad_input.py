@@ -43,7 +43,7 @@ WAV = (FIXTURES / "speech.wav").read_bytes()
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" * 4
 NOT_UTF8 = "caf\udce9"  # b"caf\xe9".decode("utf-8", "surrogateescape"): a lone surrogate
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"  # catalog: prompt/content maxLength 131072
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"  # catalog: prompt/content maxLength 131072
 LLAMA33 = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"  # catalog: top_p 0.001-1
 SCOUT = "@cf/meta/llama-4-scout-17b-16e-instruct"  # vision
 BGE = "@cf/baai/bge-small-en-v1.5"

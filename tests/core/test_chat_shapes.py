@@ -270,7 +270,7 @@ def test_openai_compatible_endpoint_has_no_envelope(
             {
                 "id": "id-1760000000000",
                 "object": "chat.completion",
-                "model": "@cf/meta/llama-3.1-8b-instruct",
+                "model": "@cf/meta/llama-3.1-8b-instruct-fast",
                 "choices": [
                     {
                         "index": 0,
@@ -296,7 +296,7 @@ def test_openai_compatible_endpoint_has_no_envelope(
         )
     )
     result = client.chat(
-        "@cf/meta/llama-3.1-8b-instruct",
+        "@cf/meta/llama-3.1-8b-instruct-fast",
         USER,
         endpoint="openai",
         tools=[WEATHER_TOOL],
@@ -304,7 +304,7 @@ def test_openai_compatible_endpoint_has_no_envelope(
     )
     request = server.requests[0]
     assert request.path == "/client/v4/accounts/acct/ai/v1/chat/completions"
-    assert request.json()["model"] == "@cf/meta/llama-3.1-8b-instruct"
+    assert request.json()["model"] == "@cf/meta/llama-3.1-8b-instruct-fast"
     assert request.json()["tool_choice"] == "required"
     # cloudflare/ai#192: "stop" reported next to a tool call is corrected
     assert result.finish_reason == "tool_calls"

@@ -20,7 +20,7 @@ from workersai.errors import InvalidInputError
 from workersai.integration import CONNECTION_SETTINGS, per_call_options
 from workersai.testing import Reply, WorkersAIServer
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 TOKEN = "sentinel-token-5f1b7c2e9a"
 ENV = (
@@ -149,7 +149,7 @@ def test_token_never_in_repr_str_logs_or_errors(
             client.chat(LLAMA, USER)
     captured = caplog.text + str(info.value) + repr(info.value) + repr(info.value.__dict__)
     assert TOKEN not in captured
-    assert "Retrying POST /ai/run/@cf/meta/llama-3.1-8b-instruct" in caplog.text
+    assert "Retrying POST /ai/run/@cf/meta/llama-3.1-8b-instruct-fast" in caplog.text
 
 
 def test_gateway_headers(server: WorkersAIServer, clean_env: pytest.MonkeyPatch) -> None:
@@ -171,7 +171,8 @@ def test_gateway_headers(server: WorkersAIServer, clean_env: pytest.MonkeyPatch)
     result = WorkersAI("acct", "tok", base_url=server.base_url, gateway=gateway).chat(LLAMA, USER)
     headers = server.requests[0].headers
     assert (
-        server.requests[0].path == "/client/v4/accounts/acct/ai/run/@cf/meta/llama-3.1-8b-instruct"
+        server.requests[0].path
+        == "/client/v4/accounts/acct/ai/run/@cf/meta/llama-3.1-8b-instruct-fast"
     )
     assert {k: v for k, v in headers.items() if k.startswith("cf-aig-")} == {
         "cf-aig-gateway-id": "my-gateway",

@@ -65,10 +65,10 @@ def refusal(call: Any, *args: Any, **kwargs: Any) -> InvalidInputError:
 
 
 def test_a_model_of_another_task_is_refused_with_a_suggestion() -> None:
-    err = refusal(plan_embeddings, "@cf/meta/llama-3.1-8b-instruct", ["t 0"])
+    err = refusal(plan_embeddings, "@cf/meta/llama-3.1-8b-instruct-fast", ["t 0"])
     assert err.field == "model"
     assert err.message == (
-        "@cf/meta/llama-3.1-8b-instruct is a Text Generation model, not Text Embeddings"
+        "@cf/meta/llama-3.1-8b-instruct-fast is a Text Generation model, not Text Embeddings"
     )
     assert err.hint == "Use an embedding model such as @cf/baai/bge-base-en-v1.5."
 

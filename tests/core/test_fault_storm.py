@@ -51,7 +51,7 @@ pytestmark = [
     pytest.mark.filterwarnings("error::ResourceWarning"),
 ]
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 BGE = "@cf/baai/bge-small-en-v1.5"
 MAX_RETRIES = 2
 TIMEOUT = 1.0

@@ -423,7 +423,7 @@ def test_flux_2_builds_a_multipart_form_with_reference_images() -> None:
 
 def test_non_image_models_are_rejected() -> None:
     with pytest.raises(InvalidInputError, match="is a Text Generation model, not Text-to-Image"):
-        check_image_params("@cf/meta/llama-3.1-8b-instruct", {})
+        check_image_params("@cf/meta/llama-3.1-8b-instruct-fast", {})
 
 
 def test_unknown_models_pass_everything_through() -> None:

@@ -148,7 +148,7 @@ def _openai_chunk(
         "id": "id-1760000000123",
         "object": "chat.completion.chunk",
         "created": 1760000000,
-        "model": "@cf/meta/llama-3.1-8b-instruct",
+        "model": "@cf/meta/llama-3.1-8b-instruct-fast",
         "choices": [choice],
     }
     if usage is not None:
@@ -180,7 +180,7 @@ def test_openai_compatible_stream_with_duplicated_zero_usage_terminal(
     ]
     server.enqueue(Reply.sse(events))
     text, final = _collect(
-        list(client.stream_chat("@cf/meta/llama-3.1-8b-instruct", USER, endpoint="openai"))
+        list(client.stream_chat("@cf/meta/llama-3.1-8b-instruct-fast", USER, endpoint="openai"))
     )
     assert text == "Hi there"
     assert final.usage is not None and final.usage.total_tokens == 40
@@ -188,7 +188,7 @@ def test_openai_compatible_stream_with_duplicated_zero_usage_terminal(
     body = server.requests[0].json()
     assert (
         body["stream_options"] == {"include_usage": True}
-        and body["model"] == "@cf/meta/llama-3.1-8b-instruct"
+        and body["model"] == "@cf/meta/llama-3.1-8b-instruct-fast"
     )
 
 

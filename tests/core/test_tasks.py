@@ -69,9 +69,9 @@ def test_clients_expose_the_task_methods() -> None:
 def test_a_model_of_another_task_is_rejected_before_any_request() -> None:
     client = WorkersAI("a", "t", base_url="http://127.0.0.1:9/client/v4")
     with pytest.raises(InvalidInputError) as info:
-        client.translate("hi", "fr", model="@cf/meta/llama-3.1-8b-instruct")
+        client.translate("hi", "fr", model="@cf/meta/llama-3.1-8b-instruct-fast")
     assert str(info.value).startswith(
-        "@cf/meta/llama-3.1-8b-instruct is a Text Generation model, not Translation"
+        "@cf/meta/llama-3.1-8b-instruct-fast is a Text Generation model, not Translation"
     )
     assert info.value.hint == "Use a Translation model such as @cf/meta/m2m100-1.2b."
 

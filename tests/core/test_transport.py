@@ -25,7 +25,7 @@ from workersai import (
 from workersai._transport import DEFAULT_TIMEOUT, parse_retry_after
 from workersai.testing import Reply, WorkersAIServer
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 OK = Reply.result({"response": "ok"})
 CAPACITY = (429, 3040, "Capacity temporarily exceeded, please try again.")
@@ -217,7 +217,7 @@ def test_user_supplied_http_client_is_used_and_not_closed(
     server.enqueue(OK)
     with _client(server, fast_retries, http_client=http) as client:
         client.chat(LLAMA, USER)
-    assert seen == ["/client/v4/accounts/acct/ai/run/@cf/meta/llama-3.1-8b-instruct"]
+    assert seen == ["/client/v4/accounts/acct/ai/run/@cf/meta/llama-3.1-8b-instruct-fast"]
     assert not http.is_closed
     http.close()
 

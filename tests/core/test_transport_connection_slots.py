@@ -11,7 +11,7 @@ import pytest
 from workersai import APIConnectionError, APITimeoutError, AsyncWorkersAI, _transport
 from workersai.testing import Reply, WorkersAIServer
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 OK = Reply.result({"response": "ok"})
 

@@ -28,7 +28,7 @@ from workersai.testing import Reply, WorkersAIServer, envelope
 
 pytestmark = [LOOPBACK]
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 LABEL = f"POST /ai/run/{LLAMA}"  # the route, without the account id
 TIMEOUT_HINT = "Raise `timeout` for long generations, or stream the answer."

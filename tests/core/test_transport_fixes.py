@@ -25,7 +25,7 @@ from workersai import (
 )
 from workersai.testing import Reply, WorkersAIServer
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 BGE_M3 = "@cf/baai/bge-m3"
 USER = [{"role": "user", "content": "hi"}]
 OK = Reply.result({"response": "ok"})

@@ -41,7 +41,7 @@ from workersai._transport import AsyncTransport, PreparedRequest
 
 pytestmark = [LOOPBACK]
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 ENGINES = ["aiohttp", "httpx"]

@@ -26,7 +26,7 @@ from workersai.testing import Reply, WorkersAIServer, sse_body
 
 pytestmark = [LOOPBACK]
 
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 USER = [{"role": "user", "content": "hi"}]
 FAST = RetryPolicy(initial_delay=0.001, max_delay=0.01)
 OK = Reply.result({"response": "ok"})

@@ -38,7 +38,7 @@ PNG = (FIXTURES / "photo.png").read_bytes()
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" * 4
 NOT_UTF8 = "caf\udce9"
 SCOUT = "@cf/meta/llama-4-scout-17b-16e-instruct"
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 BGE = "@cf/baai/bge-base-en-v1.5"
 SDXL = "@cf/stabilityai/stable-diffusion-xl-base-1.0"
 

@@ -578,7 +578,9 @@ def test_structured_output_default_method_follows_the_catalog() -> None:
     with_tools = ChatWorkersAI(model=LLAMA).with_structured_output(Person)
     assert "tools" in with_tools.first.kwargs  # type: ignore[attr-defined]
     # Llama 3.1 8B has no function calling on Workers AI: JSON mode with the schema instead.
-    without = ChatWorkersAI(model="@cf/meta/llama-3.1-8b-instruct").with_structured_output(Person)
+    without = ChatWorkersAI(model="@cf/meta/llama-3.1-8b-instruct-fast").with_structured_output(
+        Person
+    )
     assert without.first.kwargs["response_format"]["type"] == "json_schema"  # type: ignore[attr-defined]
 
 

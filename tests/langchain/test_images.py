@@ -101,7 +101,7 @@ class TestWorkersAIImage:
         with pytest.raises(ValidationError, match="num_steps=30 is out of range"):
             WorkersAIImage(model=SDXL, num_steps=30)
         with pytest.raises(ValidationError, match="is a Text Generation model"):
-            WorkersAIImage(model="@cf/meta/llama-3.1-8b-instruct")
+            WorkersAIImage(model="@cf/meta/llama-3.1-8b-instruct-fast")
         with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
             WorkersAIImage(widht=512)
 

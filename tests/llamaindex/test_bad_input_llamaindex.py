@@ -34,7 +34,7 @@ pytestmark = LOOPBACK
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" * 4
 NOT_UTF8 = "caf\udce9"
 SCOUT = "@cf/meta/llama-4-scout-17b-16e-instruct"
-LLAMA = "@cf/meta/llama-3.1-8b-instruct"
+LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
 BGE = "@cf/baai/bge-base-en-v1.5"
 USER = [ChatMessage(role="user", content="hi")]
 
@@ -185,7 +185,7 @@ CALLS: list[Any] = [
     ),
     pytest.param(
         lambda s: WorkersAIRerank(
-            model="@cf/meta/llama-3.1-8b-instruct", **_conn(s)
+            model="@cf/meta/llama-3.1-8b-instruct-fast", **_conn(s)
         ).postprocess_nodes(_nodes("x"), query_str="q"),
         id="rerank-chat-model",
     ),

@@ -109,7 +109,7 @@ def test_metadata_comes_from_the_catalog() -> None:
 
 
 def test_metadata_of_a_model_without_function_calling() -> None:
-    metadata = WorkersAI(model="@cf/meta/llama-3.1-8b-instruct").metadata
+    metadata = WorkersAI(model="@cf/meta/llama-3.1-8b-instruct-fast").metadata
     assert metadata.is_function_calling_model is False
     assert metadata.is_chat_model is True
     assert metadata.context_window == DEFAULT_CONTEXT_WINDOW  # the catalog has no window
