@@ -251,6 +251,7 @@ def test_async_storm() -> None:
     assert stats["ok"] > 300 and stats["failed"] > 10 and stats["retries"] > 100
 
 
+@pytest.mark.sync_only  # no client: the server alone
 def test_the_test_server_does_not_record_a_request_cut_mid_body(server: WorkersAIServer) -> None:
     # A client killed while sending (tests/cli/test_generate.py kills a running job) leaves a
     # request with half its body: as for the real API, it was never received whole, so it is
