@@ -347,6 +347,22 @@ def bound_tool_name(name: str, schemas: Mapping[str, Mapping[str, Any]] | None) 
     return name
 
 
+# gemma-4 and glm-4.7-flash served by Workers AI sometimes write the string-delimiter control
+# token where an argument's value belongs: {"itemId": "<|\"|"} instead of the id
+# (cloudflare/workers-sdk#13333). The value is lost; run as is, the tool gets garbage.
+_LEAKED_TOKEN = '<|"|'
+
+
+def _holds_leaked_token(value: Any) -> bool:
+    if isinstance(value, str):
+        return _LEAKED_TOKEN in value
+    if isinstance(value, Mapping):
+        return any(_holds_leaked_token(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_leaked_token(item) for item in value)
+    return False
+
+
 def tool_call_from_wire(
     raw: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]] | None = None
 ) -> ToolCall | None:
@@ -373,6 +389,11 @@ def tool_call_from_wire(
         text = _json.dumps_str(arguments)
     if error is None and schemas and schema is None:
         error = f"{name!r} is not one of the bound tools ({', '.join(schemas)})"
+    if error is None and _holds_leaked_token(arguments):
+        error = (
+            f"the arguments hold the control token {_LEAKED_TOKEN!r} where a value belongs "
+            "(a Workers AI serving fault, cloudflare/workers-sdk#13333); ask the model again"
+        )
     return ToolCall(
         id=unique_tool_call_id(raw.get("id")),
         name=name,

@@ -419,8 +419,13 @@ class _OwnedAsyncClient(httpx.AsyncClient):
         **kwargs: Any,
     ) -> httpx.AsyncBaseTransport:
         if self._engine is None or kwargs.get("transport") is not None:
+            # trust_env only picks CA files for a verify that is not an SSLContext, and
+            # verify always is one: not passing it would change nothing.
             return super()._init_transport(
-                verify=verify, trust_env=trust_env, limits=limits, **kwargs
+                verify=verify,
+                trust_env=trust_env,  # pragma: no mutate
+                limits=limits,
+                **kwargs,
             )
         return self._engine(verify=verify, trust_env=trust_env, limits=limits)
 

@@ -166,8 +166,9 @@ class ToolCall:
         arguments: Parsed arguments (string-typed values already coerced to the tool's
             declared types when the tool schema was known).
         raw_arguments: The arguments as JSON text.
-        error: Why the arguments could not be parsed; such calls are *invalid* tool calls
-            (LangChain's ``invalid_tool_calls``) rather than exceptions.
+        error: Why the call cannot be run (arguments that are not a JSON object, a tool
+            that was not bound, a value the server corrupted); such calls are *invalid* tool
+            calls (LangChain's ``invalid_tool_calls``) rather than exceptions.
     """
 
     id: str
@@ -199,7 +200,7 @@ class ChatResult:
     Attributes:
         text: Answer text ("" when the model only called tools).
         tool_calls: Valid tool calls.
-        invalid_tool_calls: Tool calls whose arguments were not valid JSON.
+        invalid_tool_calls: Tool calls that cannot be run (see :attr:`ToolCall.error`).
         reasoning: Reasoning text of reasoning models, if any.
         usage: Token usage, if reported.
         finish_reason: ``stop``, ``length``, ``tool_calls``, ``content_filter`` or ``error``.

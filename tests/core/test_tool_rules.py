@@ -403,6 +403,66 @@ def test_a_call_of_an_unbound_tool_is_invalid() -> None:
     assert unbound is not None and unbound.is_valid
 
 
+LEAK_ERROR = (
+    "the arguments hold the control token '<|\"|' where a value belongs (a Workers AI "
+    "serving fault, cloudflare/workers-sdk#13333); ask the model again"
+)
+ITEM = {"properties": {"itemId": {"type": "string"}, "ids": {"type": "array"}}}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        '{"itemId": "<|\\"|"}',  # as reported: the whole value is the token
+        '{"itemId": "a1b2<|\\"|>"}',  # the token with its closing ">", inside a value
+        '{"ids": ["f9e8", "<|\\"|"]}',  # in a list
+        '{"filter": {"itemId": "<|\\"|"}}',  # in a nested object
+    ],
+)
+def test_a_leaked_control_token_makes_the_call_invalid(arguments: str) -> None:
+    # cloudflare/workers-sdk#13333: gemma-4 and glm-4.7-flash, on the OpenAI-compatible
+    # endpoint (§4), write Gemma's string delimiter where a UUID belongs.
+    raw = {"id": "call_1", "type": "function", "function": {"name": "buy", "arguments": arguments}}
+    for schemas in ({"buy": ITEM}, None):
+        call = tool_call_from_wire(raw, schemas)
+        assert call is not None and not call.is_valid
+        assert call.error == LEAK_ERROR
+        assert call.raw_arguments == arguments or json.loads(call.raw_arguments) == json.loads(
+            arguments
+        )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["<|endoftext|>", "a < b | c", 'say "<|"', "<|\\'|"],
+)
+def test_text_near_the_control_token_is_an_ordinary_value(value: str) -> None:
+    raw = {"name": "buy", "arguments": {"itemId": value}}
+    call = tool_call_from_wire(raw, {"buy": ITEM})
+    assert call is not None and call.is_valid and call.arguments == {"itemId": value}
+
+
+def test_a_leaked_token_is_reported_in_a_chat_result_and_a_stream(server: WorkersAIServer) -> None:
+    leaked = {"id": "call_1", "type": "function"}
+    leaked["function"] = {"name": "buy", "arguments": '{"itemId": "<|\\"|"}'}
+    tools = [{"type": "function", "function": {"name": "buy", "parameters": ITEM}}]
+    server.enqueue(
+        Reply.result({"response": None, "tool_calls": [leaked]}),
+        Reply.sse(
+            [
+                {"response": "", "tool_calls": [{"index": 0, **leaked}]},
+                {"response": "", "usage": {"prompt_tokens": 9, "completion_tokens": 4}},
+            ]
+        ),
+    )
+    result = _client(server).chat(LLAMA, USER, tools=tools)
+    streamed = _client(server).stream_chat(LLAMA, USER, tools=tools).result()
+    for answer in (result, streamed):
+        assert answer.tool_calls == []
+        [call] = answer.invalid_tool_calls
+        assert (call.id, call.name, call.error) == ("call_1", "buy", LEAK_ERROR)
+
+
 def test_a_harmony_suffix_is_cut_only_from_a_bound_tool_name() -> None:
     assert bound_tool_name("get_weather<|channel|>commentary", SCHEMAS) == "get_weather"
     assert bound_tool_name("get_weather <|constrain|>json<|message|>", SCHEMAS) == "get_weather"
