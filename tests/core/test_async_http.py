@@ -149,9 +149,13 @@ async def test_a_user_client_always_wins(
     assert seen == [f"/client/v4/accounts/acct/ai/run/{LLAMA}"]  # its hooks ran: used as is
     await client.aclose()
     assert not http.is_closed  # the user's to close
+    with pytest.raises(InvalidInputError) as info:
+        AsyncWorkersAI("acct", "tok", http_client=http, http_backend="httpx")
+    assert info.value.message == (
+        "pass http_client or http_backend, not both: the client you pass is used as is"
+    )
+    assert info.value.field == "http_backend"
     await http.aclose()
-    with pytest.raises(InvalidInputError, match="not both"):
-        AsyncWorkersAI("acct", "tok", http_client=httpx.AsyncClient(), http_backend="httpx")
 
 
 @pytest.mark.usefixtures("no_choice")
