@@ -47,6 +47,7 @@ from workersai import (
     _transport,
 )
 from workersai._aiohttp import AiohttpEngine, to_httpx_error
+from workersai._transport import choose_async_backend
 from workersai.testing import Reply, WorkersAIServer, echo_answer, echo_vector
 
 pytestmark = [LOOPBACK, pytest.mark.filterwarnings("error::ResourceWarning")]
@@ -156,6 +157,20 @@ async def test_a_user_client_always_wins(
     )
     assert info.value.field == "http_backend"
     await http.aclose()
+
+
+@pytest.mark.sync_only  # it chooses, it builds no client
+async def test_every_choice_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKERSAI_ASYNC_HTTP", raising=False)
+    async with httpx.AsyncClient() as http:
+        assert choose_async_backend(None, http) == ("http_client", "an http_client was passed")
+    assert choose_async_backend("httpx", None) == ("httpx", "the http_backend argument")
+    assert choose_async_backend(None, None) == ("aiohttp", "httpx-aiohttp is installed")
+    monkeypatch.setenv("WORKERSAI_ASYNC_HTTP", "httpx")
+    assert choose_async_backend(None, None) == ("httpx", "WORKERSAI_ASYNC_HTTP")
+    monkeypatch.delenv("WORKERSAI_ASYNC_HTTP")
+    monkeypatch.setattr(_transport, "aiohttp_installed", lambda: False)
+    assert choose_async_backend(None, None) == ("httpx", "httpx-aiohttp is not installed")
 
 
 @pytest.mark.usefixtures("no_choice")

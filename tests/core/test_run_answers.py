@@ -78,6 +78,8 @@ def test_an_empty_body_without_a_content_type_says_so(server: WorkersAIServer, k
 def test_json_without_a_content_type_is_still_unwrapped(server: WorkersAIServer, kind: str) -> None:
     server.enqueue(Reply(200, {}, b'{"result": {"response": "Hi"}, "success": true}'))
     assert _run(server, kind) == {"response": "Hi"}
+    server.enqueue(Reply(200, {}, b"[0.5, 1]"))  # a top-level array is JSON too
+    assert _run(server, kind) == [0.5, 1]
 
 
 @KINDS
