@@ -208,7 +208,8 @@ class _Routes:
     def _route(self, req: PreparedRequest) -> tuple[httpx.URL, Any, httpx.Headers]:
         url = httpx.URL(req.url)
         names = {name.lower() for name in req.headers}
-        headers = [("Host", url.netloc.decode("ascii"))] if url.host else []
+        # Every URL here has a host (the base URL is checked when the client is built).
+        headers = [("Host", url.netloc.decode("ascii"))]  # pragma: no mutate (any case)
         headers += [(k, v) for k, v in self._defaults if k not in names]
         headers += req.headers.items()
         return url, self._transport_for(url), httpx.Headers(headers)
@@ -605,7 +606,7 @@ def decode_body(response: httpx.Response) -> Any:
         except ValueError:
             return data.decode("utf-8", "replace")  # pragma: no mutate ("UTF-8" is the same)
     if content_type.startswith("text/"):
-        return data.decode(response.encoding or "utf-8", "replace")
+        return response.text  # the charset's, else UTF-8; undecodable bytes replaced
     return data
 
 
