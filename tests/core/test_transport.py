@@ -22,7 +22,7 @@ from workersai import (
     RetryPolicy,
     WorkersAI,
 )
-from workersai._transport import DEFAULT_TIMEOUT, parse_retry_after
+from workersai._transport import DEFAULT_TIMEOUT, PreparedRequest, _Routes, parse_retry_after
 from workersai.testing import Reply, WorkersAIServer
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct-fast"
@@ -269,3 +269,68 @@ async def test_async_timeout(server: WorkersAIServer, fast_retries: RetryPolicy)
     with pytest.raises(APITimeoutError):
         await client.chat(LLAMA, USER)
     await client.aclose()
+
+
+# -- the owned clients' routes: what each request would otherwise rebuild --------------------
+
+
+def _prepared(path: str, method: str = "POST", content: bytes = b"{}") -> PreparedRequest:
+    return PreparedRequest(
+        method=method,
+        url=f"https://api.cloudflare.com/client/v4/{path}",
+        headers={"Authorization": "Bearer tok"},
+        content=content,
+        params=None,
+        timeout=DEFAULT_TIMEOUT,
+        max_retries=0,
+        model=None,
+        label=f"{method} /{path}",
+    )
+
+
+def _routes(built: list[str]) -> _Routes:
+    def transport_for(url: httpx.URL) -> object:
+        built.append(str(url))
+        return object()
+
+    return _Routes(transport_for, httpx.Headers({"Accept-Encoding": "gzip"}))
+
+
+@pytest.mark.sync_only  # no client
+def test_a_route_is_built_once_and_the_table_stays_bounded() -> None:
+    built: list[str] = []
+    routes = _routes(built)
+    first, pool = routes.request(_prepared("a"), {})
+    again, same_pool = routes.request(_prepared("a"), {})
+    assert same_pool is pool and built == ["https://api.cloudflare.com/client/v4/a"]
+    assert first is not again and again.headers["host"] == "api.cloudflare.com"
+    for i in range(1, 256):
+        routes.request(_prepared(f"m{i}"), {})
+    assert len(routes._routes) == 256  # the bound (_MAX): full, not yet cleared
+    routes.request(_prepared("one-more"), {})
+    assert len(routes._routes) == 1  # the 257th route starts a new table
+
+
+@pytest.mark.sync_only  # no client
+@pytest.mark.parametrize(
+    ("method", "content", "length"),
+    [
+        ("POST", b"", "0"),
+        ("PUT", b"", "0"),
+        ("PATCH", b"", "0"),
+        ("GET", b"", None),
+        ("DELETE", b"", None),
+        ("GET", b"x", "1"),
+        ("POST", b'{"a": 1}', "8"),
+    ],
+)
+def test_content_length_is_sent_as_httpx_would(
+    method: str, content: bytes, length: str | None
+) -> None:
+    # httpx sends Content-Length: 0 for a body-less POST/PUT/PATCH, none for GET/DELETE.
+    expected = httpx.Request(method, "https://x/", content=content).headers.get("content-length")
+    assert expected == length
+    request, _ = _routes([]).request(_prepared("a", method, content), {})
+    assert request.headers.get("content-length") == length
+    assert "transfer-encoding" not in request.headers
+    assert request.content == content
