@@ -228,7 +228,7 @@ class _Routes:
         headers = httpx.Headers(shared)
         content = req.content or b""
         if content or req.method in ("POST", "PUT", "PATCH"):
-            headers["Content-Length"] = str(len(content))
+            headers["Content-Length"] = str(len(content))  # pragma: no mutate (any case)
         request = httpx.Request(
             req.method,
             url,
