@@ -120,6 +120,7 @@ class _ClientBase:
                 f"default_headers must be a mapping, got {type(default_headers).__name__}",
                 field="default_headers",
             )
+        check_headers(default_headers or {})  # now, not at the first request
         if session_affinity is not None and not isinstance(session_affinity, str):
             raise InvalidInputError(
                 f"session_affinity must be a string, got {type(session_affinity).__name__}",

@@ -107,13 +107,14 @@ def check_seconds(name: str, value: Any) -> float:
 
 
 def coerce_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    """A real timeout: ``None`` means the default (60 s, connect 5 s), never "wait forever"."""
+    """A real timeout: ``None`` means the default (60 s, connect 5 s), never "wait forever";
+    in an ``httpx.Timeout``, a phase left ``None`` gets the default's value."""
     if timeout is None:
         return DEFAULT_TIMEOUT
     if isinstance(timeout, httpx.Timeout):
-        if timeout.read is None and timeout.connect is None:
-            return DEFAULT_TIMEOUT
-        return timeout
+        default = DEFAULT_TIMEOUT.as_dict()
+        given = timeout.as_dict().items()
+        return httpx.Timeout(**{phase: default[phase] if s is None else s for phase, s in given})
     seconds = check_seconds("timeout", timeout)
     return httpx.Timeout(seconds, connect=min(5.0, seconds))
 

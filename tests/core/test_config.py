@@ -16,6 +16,7 @@ from workersai import (
     WorkersAI,
     WorkersAIError,
 )
+from workersai._transport import merge_headers
 from workersai.errors import InvalidInputError
 from workersai.integration import CONNECTION_SETTINGS, per_call_options
 from workersai.testing import Reply, WorkersAIServer
@@ -261,3 +262,18 @@ def test_a_per_call_request_timeout_is_applied_and_never_sent(server: WorkersAIS
         client.chat(LLAMA, [{"role": "user", "content": "hi"}], request_timeout=7)
     (request,) = server.requests
     assert "request_timeout" not in request.json() and "timeout" not in request.json()
+
+
+def test_a_header_that_is_not_a_string_names_its_type_not_its_value() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        WorkersAI("acct", "tok", default_headers={"X-Team": 7})  # type: ignore[dict-item]
+    assert (info.value.message, info.value.field) == (
+        "header 'X-Team' must be a string, got int",
+        "headers",
+    )
+
+
+def test_extra_headers_that_differ_only_in_case_are_one_header() -> None:
+    headers = {"Authorization": "Bearer t"}
+    merge_headers(headers, {"X-Team": "a", "x-team": "b", "AUTHORIZATION": "Bearer u"})
+    assert headers == {"x-team": "b", "AUTHORIZATION": "Bearer u"}

@@ -196,6 +196,15 @@ def test_default_timeout_is_real() -> None:
     assert WorkersAI(timeout=12).timeout == httpx.Timeout(12, connect=5)
 
 
+@pytest.mark.parametrize("phase", ["connect", "read", "write", "pool"])
+def test_a_phase_left_none_in_an_httpx_timeout_gets_the_default(phase: str) -> None:
+    # None in an httpx.Timeout means "wait forever" to httpx; the README promises never that.
+    given = {"connect": 2.0, "read": 30.0, "write": 20.0, "pool": 10.0}
+    timeout = WorkersAI(timeout=httpx.Timeout(**{**given, phase: None})).timeout
+    assert timeout.as_dict() == {**given, phase: DEFAULT_TIMEOUT.as_dict()[phase]}
+    assert WorkersAI(timeout=httpx.Timeout(**given)).timeout.as_dict() == given
+
+
 @LOOPBACK
 def test_connection_refused_is_a_connection_error(fast_retries: RetryPolicy) -> None:
     server = WorkersAIServer()
