@@ -437,9 +437,9 @@ def test_a_leaked_control_token_makes_the_call_invalid(arguments: str) -> None:
     ["<|endoftext|>", "a < b | c", 'say "<|"', "<|\\'|"],
 )
 def test_text_near_the_control_token_is_an_ordinary_value(value: str) -> None:
-    raw = {"name": "buy", "arguments": {"itemId": value}}
-    call = tool_call_from_wire(raw, {"buy": ITEM})
-    assert call is not None and call.is_valid and call.arguments == {"itemId": value}
+    arguments = {"itemId": value, "count": 2, "gift": False, "note": None}
+    call = tool_call_from_wire({"name": "buy", "arguments": arguments}, {"buy": ITEM})
+    assert call is not None and call.is_valid and call.arguments == arguments
 
 
 def test_a_leaked_token_is_reported_in_a_chat_result_and_a_stream(server: WorkersAIServer) -> None:
