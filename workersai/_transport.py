@@ -114,7 +114,9 @@ def coerce_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
         default = DEFAULT_TIMEOUT.as_dict()
         given = timeout.as_dict().items()
-        return httpx.Timeout(**{phase: default[phase] if s is None else s for phase, s in given})
+        return httpx.Timeout(
+            **{phase: default[phase] if seconds is None else seconds for phase, seconds in given}
+        )
     seconds = check_seconds("timeout", timeout)
     return httpx.Timeout(seconds, connect=min(5.0, seconds))
 

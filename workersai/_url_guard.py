@@ -29,7 +29,6 @@ from typing import Any
 import anyio
 import httpcore
 import httpx
-from httpcore._backends.base import SOCKET_OPTION
 
 __all__ = [
     "ALLOW_PRIVATE_ENV",
@@ -97,7 +96,7 @@ def _checked_address(host: str, addresses: list[str]) -> str:
     return addresses[0]
 
 
-SocketOptions = Iterable[SOCKET_OPTION] | None
+SocketOptions = Iterable[Any] | None  # httpcore's socket options, passed through
 
 
 class _PublicOnlyBackend(httpcore.NetworkBackend):
